@@ -1,0 +1,109 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// instance says which copy of the service answered: with several replicas
+// behind a load balancer, this is how a learner sees the balancing happen.
+type instance struct {
+	Hostname     string `json:"hostname"`
+	Version      string `json:"version"`
+	PodName      string `json:"pod_name,omitempty"`
+	PodNamespace string `json:"pod_namespace,omitempty"`
+	PodIP        string `json:"pod_ip,omitempty"`
+}
+
+// handleRoot greets, and says which instance and which build answered.
+func handleRoot(info instance, greeting string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if wantsJSON(r) {
+			writeJSON(w, http.StatusOK, struct {
+				Greeting string `json:"greeting"`
+				instance
+			}{greeting, info})
+			return
+		}
+		text := fmt.Sprintf("%s\nhostname: %s\nversion: %s\n", greeting, info.Hostname, info.Version)
+		if info.PodName != "" {
+			text += fmt.Sprintf("pod: %s/%s (%s)\n", info.PodNamespace, info.PodName, info.PodIP)
+		}
+		writeText(w, http.StatusOK, text)
+	})
+}
+
+// handlePing is the workshop's subject: in this stage, still a plain "pong".
+func handlePing() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeText(w, http.StatusOK, "pong\n")
+	})
+}
+
+// handleHealthz is the liveness check: the process is up and serving HTTP.
+// It checks nothing else on purpose: a failing liveness probe restarts the
+// container, which cures a deadlock but never a missing dependency.
+func handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeText(w, http.StatusOK, "ok\n")
+	})
+}
+
+// handleReadyz is the readiness check: should this instance get traffic now?
+func handleReadyz(ready *readiness) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := ready.check(); err != nil {
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		writeText(w, http.StatusOK, "ready\n")
+	})
+}
+
+// wantsJSON reports whether the client prefers JSON to plain text, by the
+// Accept header's media types and their q-values (RFC 9110, section 12.5.1).
+// Plain text wins a tie and is the default, so `curl /ping` stays readable.
+func wantsJSON(r *http.Request) bool {
+	jsonQ, textQ := 0.0, 0.0
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mediaType, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if value, ok := params["q"]; ok {
+			if q, err = strconv.ParseFloat(value, 64); err != nil || q < 0 || q > 1 {
+				continue
+			}
+		}
+		switch mediaType {
+		case "application/json":
+			jsonQ = max(jsonQ, q)
+		case "text/plain", "text/*", "*/*":
+			textQ = max(textQ, q)
+		}
+	}
+	return jsonQ > textQ
+}
+
+func writeText(w http.ResponseWriter, status int, text string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(text))
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// writeError answers every failure the same way: the right status code and a
+// JSON body that says what went wrong. Never a 200 with "Failed" in it.
+func writeError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, map[string]string{"error": message})
+}

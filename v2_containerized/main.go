@@ -1,0 +1,129 @@
+// Command v2_containerized is the second stage of the pingpong workshop: the
+// same service as v1, made ready for a container. It takes its configuration
+// from the environment, logs JSON to stdout, has health endpoints for the
+// platform to probe, and shuts down gracefully when asked to stop.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Set at build time: go build -ldflags "-X main.version=v1.2.3 -X main.revision=abc123".
+var (
+	version  = "dev"
+	revision = "unknown"
+)
+
+const usage = `usage: %s [command]
+
+commands:
+  serve        run the HTTP server (the default)
+  healthcheck  exit 0 if the server on PORT answers /healthz (for a container health check)
+  version      print the build version
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, restore the default behaviour so that a
+		// second one ends the process at once instead of waiting for shutdown.
+		<-ctx.Done()
+		stop()
+	}()
+	err := run(ctx, os.Args, os.Getenv, os.Stdout)
+	if err == nil {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "%s: %v\n", filepath.Base(os.Args[0]), err)
+	var configErr *ConfigError
+	if errors.As(err, &configErr) || errors.Is(err, errUsage) {
+		os.Exit(2)
+	}
+	os.Exit(1)
+}
+
+var errUsage = errors.New("unknown command")
+
+// run is the whole program: main only hands it the process's context,
+// arguments, environment and output, so tests start the real thing with
+// their own.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	command := "serve"
+	if len(args) > 1 {
+		command = args[1]
+	}
+	switch command {
+	case "serve":
+		return runServer(ctx, cfg, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, cfg.Port)
+	case "version":
+		_, err := fmt.Fprintf(stdout, "%s (%s)\n", version, revision)
+		return err
+	default:
+		fmt.Fprintf(stdout, usage, filepath.Base(args[0]))
+		return fmt.Errorf("%w %q", errUsage, command)
+	}
+}
+
+// runServer starts the HTTP server and serves until ctx is cancelled.
+func runServer(ctx context.Context, cfg Config, stdout io.Writer) error {
+	logger := newLogger(stdout, cfg.LogLevel)
+	hostname, _ := os.Hostname()
+	info := instance{
+		Hostname: hostname, Version: version,
+		PodName: cfg.PodName, PodNamespace: cfg.PodNamespace, PodIP: cfg.PodIP,
+	}
+	ready := &readiness{}
+	srv := &http.Server{
+		Handler:           newServer(logger, info, cfg.Greeting, ready),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	listener, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	logger.Info("listening", "addr", listener.Addr().String(), "version", version, "revision", revision)
+	return serve(ctx, srv, listener, ready, cfg, logger)
+}
+
+// healthcheck asks the server on this machine whether it is alive. Container
+// images built FROM scratch or distroless have no shell and no curl, so the
+// binary checks itself: HEALTHCHECK CMD ["/pingpong", "healthcheck"].
+func healthcheck(ctx context.Context, port int) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", port)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("health check: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("health check: %s answered %s", url, resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+)
+
+// maxRequestBytes bounds what one request can make the server read: no route
+// here takes a body, so anything larger is a mistake or an attack.
+const maxRequestBytes = 4 << 10
+
+// newServer builds the whole HTTP API of this stage from its dependencies.
+func newServer(logger *slog.Logger, info instance, greeting string, ready *readiness) http.Handler {
+	router := mux.NewRouter()
+	addRoutes(router, info, greeting, ready)
+	router.MethodNotAllowedHandler = methodNotAllowed(router)
+	return accessLog(logger, http.MaxBytesHandler(router, maxRequestBytes))
+}
+
+// addRoutes lists every route on one screen: this is the API surface.
+func addRoutes(router *mux.Router, info instance, greeting string, ready *readiness) {
+	router.Handle("/", handleRoot(info, greeting)).Methods(http.MethodGet, http.MethodHead)
+	router.Handle("/ping", handlePing()).Methods(http.MethodGet, http.MethodHead)
+	router.Handle("/healthz", handleHealthz()).Methods(http.MethodGet, http.MethodHead)
+	router.Handle("/readyz", handleReadyz(ready)).Methods(http.MethodGet, http.MethodHead)
+}
+
+// methodNotAllowed answers 405 with the Allow header that HTTP requires
+// (RFC 9110, section 15.5.6). gorilla/mux knows that the path matched but not
+// which methods would have, so we ask each route again with its own methods.
+func methodNotAllowed(router *mux.Router) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allowed []string
+		_ = router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+			methods, err := route.GetMethods()
+			if err != nil {
+				return nil // a route without a method matcher is never the reason for a 405
+			}
+			for _, method := range methods {
+				probe := r.Clone(r.Context())
+				probe.Method = method
+				if route.Match(probe, &mux.RouteMatch{}) {
+					allowed = append(allowed, method)
+				}
+			}
+			return nil
+		})
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+	})
+}

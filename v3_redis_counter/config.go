@@ -1,0 +1,209 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v10"
+	"github.com/redis/go-redis/v9"
+
+	"pingpong/v3_redis_counter/internal/settings"
+)
+
+// Config is everything this service reads from its environment (twelve-factor
+// III). Each field names its variable, its default, and in `accepts` what a
+// valid value looks like: that text is what a bad value's error tells the
+// user. Fields marked `secret` never have their value printed.
+type Config struct {
+	Port            int           `env:"PORT" envDefault:"5000" accepts:"a whole number from 1 to 65535"`
+	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" accepts:"one of debug, info, warn, error"`
+	Greeting        string        `env:"GREETING" envDefault:"Hello!" accepts:"1 to 200 characters of text on one line"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s" accepts:"a duration above zero, such as 10s"`
+	ShutdownDelay   time.Duration `env:"SHUTDOWN_DELAY" envDefault:"0s" accepts:"a duration of zero or more, such as 5s"`
+
+	// Set by the Kubernetes downward API; empty elsewhere.
+	PodName      string `env:"POD_NAME"`
+	PodNamespace string `env:"POD_NAMESPACE"`
+	PodIP        string `env:"POD_IP"`
+
+	// Where the count is kept. With neither REDIS_URL nor REDIS_ADDR, an
+	// embedded in-memory Redis keeps it until the process ends.
+	RedisURL          string        `env:"REDIS_URL" secret:"true" accepts:"redis://[[user]:password@]host[:port][/db] or rediss://... for TLS, and not together with REDIS_ADDR"`
+	RedisAddr         string        `env:"REDIS_ADDR" accepts:"host:port, such as redis:6379"`
+	RedisPassword     string        `env:"REDIS_PASSWORD" secret:"true" accepts:"a password, and not together with REDIS_PASSWORD_FILE"`
+	RedisPasswordFile string        `env:"REDIS_PASSWORD_FILE" accepts:"the path of a readable file holding the password"`
+	RedisDB           int           `env:"REDIS_DB" envDefault:"0" accepts:"a database number of 0 or more"`
+	RedisTimeout      time.Duration `env:"REDIS_TIMEOUT" envDefault:"500ms" accepts:"a duration above zero, such as 500ms"`
+	CounterKey        string        `env:"COUNTER_KEY" envDefault:"pingpong:count" accepts:"a non-empty Redis key"`
+
+	// The admin API (POST /admin/reset) is off unless a token is set.
+	AdminToken     string `env:"ADMIN_TOKEN" secret:"true" accepts:"a token, and not together with ADMIN_TOKEN_FILE"`
+	AdminTokenFile string `env:"ADMIN_TOKEN_FILE" accepts:"the path of a readable file holding the token"`
+
+	// Settings that may change while the service runs (see internal/settings).
+	ConfigFile         string        `env:"CONFIG_FILE" accepts:"the path of a readable settings file of LOG_LEVEL=... and GREETING=... lines"`
+	ConfigPollInterval time.Duration `env:"CONFIG_POLL_INTERVAL" envDefault:"2s" accepts:"a duration above zero, such as 2s"`
+}
+
+// ConfigError is one bad environment variable. It stops start-up, and main
+// exits with status 2 for it, the convention for a usage error.
+type ConfigError struct {
+	Var, Value, Accepts string
+	Reason              error // what went wrong, when more can be said than the value
+}
+
+func (e *ConfigError) Error() string {
+	msg := fmt.Sprintf("invalid %s=%q: want %s", e.Var, e.Value, e.Accepts)
+	if e.Reason != nil {
+		msg += " (" + e.Reason.Error() + ")"
+	}
+	return msg
+}
+
+// loadConfig reads and validates the configuration once, at start-up, and
+// reads the secrets that come from files.
+func loadConfig(getenv func(string) string) (Config, error) {
+	var cfg Config
+	// env reads a map, not a function: give it only the variables Config
+	// declares, so a test's getenv is all the environment the service sees.
+	params, err := env.GetFieldParams(&cfg)
+	if err != nil {
+		return cfg, err
+	}
+	environment := map[string]string{}
+	for _, p := range params {
+		if value := getenv(p.Key); value != "" {
+			environment[p.Key] = value
+		}
+	}
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environment}); err != nil {
+		var aggregate env.AggregateError
+		if errors.As(err, &aggregate) {
+			for _, e := range aggregate.Errors {
+				var parseErr env.ParseError
+				if errors.As(e, &parseErr) {
+					return cfg, invalid(parseErr.Name, getenv, nil)
+				}
+			}
+		}
+		return cfg, err
+	}
+	cfg.LogLevel = strings.ToLower(cfg.LogLevel)
+	if err := cfg.validate(getenv); err != nil {
+		return cfg, err
+	}
+	if cfg.RedisPassword, err = secret(cfg.RedisPassword, cfg.RedisPasswordFile, "RedisPasswordFile", getenv); err != nil {
+		return cfg, err
+	}
+	if cfg.AdminToken, err = secret(cfg.AdminToken, cfg.AdminTokenFile, "AdminTokenFile", getenv); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// validate checks what the types alone cannot.
+func (c Config) validate(getenv func(string) string) error {
+	switch {
+	case c.Port < 1 || c.Port > 65535:
+		return invalid("Port", getenv, nil)
+	case !slices.Contains(settings.LogLevels, c.LogLevel):
+		return invalid("LogLevel", getenv, nil)
+	case c.ShutdownTimeout <= 0:
+		return invalid("ShutdownTimeout", getenv, nil)
+	case c.ShutdownDelay < 0:
+		return invalid("ShutdownDelay", getenv, nil)
+	case c.RedisURL != "" && c.RedisAddr != "":
+		return invalid("RedisURL", getenv, errors.New("REDIS_ADDR is set too"))
+	case c.RedisDB < 0:
+		return invalid("RedisDB", getenv, nil)
+	case c.RedisTimeout <= 0:
+		return invalid("RedisTimeout", getenv, nil)
+	case c.RedisPassword != "" && c.RedisPasswordFile != "":
+		return invalid("RedisPassword", getenv, errors.New("REDIS_PASSWORD_FILE is set too"))
+	case c.AdminToken != "" && c.AdminTokenFile != "":
+		return invalid("AdminToken", getenv, errors.New("ADMIN_TOKEN_FILE is set too"))
+	case c.ConfigPollInterval <= 0:
+		return invalid("ConfigPollInterval", getenv, nil)
+	}
+	if c.RedisURL != "" {
+		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			var urlErr *url.Error
+			if errors.As(err, &urlErr) {
+				err = urlErr.Err // url.Error repeats the whole URL, password and all
+			}
+			return invalid("RedisURL", getenv, err)
+		}
+	}
+	if c.RedisAddr != "" {
+		if _, _, err := net.SplitHostPort(c.RedisAddr); err != nil {
+			return invalid("RedisAddr", getenv, err)
+		}
+	}
+	if _, err := settings.Parse([]byte("GREETING="+c.Greeting), settings.Settings{}); err != nil {
+		return invalid("Greeting", getenv, nil)
+	}
+	if c.ConfigFile != "" {
+		if _, err := c.readSettings(); err != nil {
+			return invalid("ConfigFile", getenv, err)
+		}
+	}
+	return nil
+}
+
+// baseSettings are the run-time settings as the environment gives them.
+func (c Config) baseSettings() settings.Settings {
+	return settings.Settings{LogLevel: c.LogLevel, Greeting: c.Greeting}
+}
+
+// readSettings reads CONFIG_FILE over the environment's settings.
+func (c Config) readSettings() (settings.Settings, error) {
+	if c.ConfigFile == "" {
+		return c.baseSettings(), nil
+	}
+	data, err := os.ReadFile(c.ConfigFile)
+	if err != nil {
+		return settings.Settings{}, err
+	}
+	return settings.Parse(data, c.baseSettings())
+}
+
+// secret returns value, or else the content of the file named by the field
+// fileField (a mounted Kubernetes Secret, say), without its final newline.
+func secret(value, path, fileField string, getenv func(string) string) (string, error) {
+	if path == "" {
+		return value, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", invalid(fileField, getenv, err)
+	}
+	return strings.TrimRight(string(data), "\r\n"), nil
+}
+
+// invalid builds the error for the Config field with this name from the
+// field's own tags, so the message and the declaration cannot drift apart.
+func invalid(field string, getenv func(string) string, reason error) error {
+	f, _ := reflect.TypeFor[Config]().FieldByName(field)
+	name := f.Tag.Get("env")
+	value := getenv(name)
+	if f.Tag.Get("secret") == "true" {
+		value = redact(value)
+	}
+	return &ConfigError{Var: name, Value: value, Accepts: f.Tag.Get("accepts"), Reason: reason}
+}
+
+// redact hides a secret in an error message: a URL keeps all but its
+// password, anything else is hidden whole.
+func redact(value string) string {
+	if u, err := url.Parse(value); err == nil && u.Scheme != "" {
+		return u.Redacted()
+	}
+	return "(hidden)"
+}

@@ -1,0 +1,75 @@
+// Package redistest runs a real redis-server for integration tests: on a
+// free loopback port, with its data in the test's own folder, stopped when
+// the test ends.
+package redistest
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// Server is one redis-server. Stop and Start keep its port and data, so a
+// test can play an outage and the recovery after it.
+type Server struct {
+	Addr string
+	dir  string
+	cmd  *exec.Cmd
+}
+
+// Start starts redis-server, or skips the test when it is not installed;
+// with CI=true a missing redis-server fails the test instead.
+func Start(t *testing.T) *Server {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("redis-server is required in CI: %v", err)
+		}
+		t.Skipf("redis-server not installed: %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Addr: l.Addr().String(), dir: t.TempDir()}
+	l.Close()
+	s.Start(t)
+	t.Cleanup(func() { s.Stop(t) })
+	return s
+}
+
+// URL is the server's address in the form REDIS_URL takes.
+func (s *Server) URL() string { return "redis://" + s.Addr }
+
+// Start (re)starts the server with append-only persistence, as in production.
+func (s *Server) Start(t *testing.T) {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(s.Addr)
+	s.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port,
+		"--dir", s.dir, "--appendonly", "yes", "--save", "")
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for range 500 {
+		if conn, err := net.Dial("tcp", s.Addr); err == nil {
+			conn.Close()
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("redis-server did not listen on %s within 5s", s.Addr)
+}
+
+// Stop ends the server, which saves its data first, and waits for it.
+func (s *Server) Stop(t *testing.T) {
+	t.Helper()
+	if s.cmd == nil || s.cmd.ProcessState != nil {
+		return
+	}
+	if err := s.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Errorf("stopping redis-server: %v", err)
+	}
+	_ = s.cmd.Wait()
+}

@@ -1,0 +1,178 @@
+package server
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Instance says which copy of the service answered: with several replicas
+// behind a load balancer, this is how a learner sees the balancing happen.
+type Instance struct {
+	Hostname     string `json:"hostname"`
+	Version      string `json:"version"`
+	PodName      string `json:"pod_name,omitempty"`
+	PodNamespace string `json:"pod_namespace,omitempty"`
+	PodIP        string `json:"pod_ip,omitempty"`
+}
+
+// handleRoot greets, and says which instance and which build answered.
+func handleRoot(info Instance, greeting func() string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if wantsJSON(r) {
+			writeJSON(w, http.StatusOK, struct {
+				Greeting string `json:"greeting"`
+				Instance
+			}{greeting(), info})
+			return
+		}
+		text := fmt.Sprintf("%s\nhostname: %s\nversion: %s\n", greeting(), info.Hostname, info.Version)
+		if info.PodName != "" {
+			text += fmt.Sprintf("pod: %s/%s (%s)\n", info.PodNamespace, info.PodName, info.PodIP)
+		}
+		writeText(w, http.StatusOK, text)
+	})
+}
+
+// handlePing counts the ping and answers its number. It is GET only, though
+// it changes state, because `curl /ping` is the workshop's whole interface;
+// HEAD is not allowed, so that a link checker cannot count pings.
+func handlePing(counter Counter, info Instance) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		count, err := counter.Next(r.Context())
+		if err != nil {
+			counterUnavailable(w, err)
+			return
+		}
+		writeCount(w, r, count, info)
+	})
+}
+
+// handleCount answers the current count without counting.
+func handleCount(counter Counter, info Instance) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		count, err := counter.Current(r.Context())
+		if err != nil {
+			counterUnavailable(w, err)
+			return
+		}
+		writeCount(w, r, count, info)
+	})
+}
+
+// handleReset sets the count back to zero.
+func handleReset(counter Counter, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := counter.Reset(r.Context()); err != nil {
+			counterUnavailable(w, err)
+			return
+		}
+		logger.Warn("counter reset through the admin API", "remote", r.RemoteAddr)
+		writeJSON(w, http.StatusOK, map[string]any{"count": 0, "reset": true})
+	})
+}
+
+// requireToken lets a request through only with "Authorization: Bearer
+// <token>". With no token configured, the admin API is off altogether.
+func requireToken(token string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token == "" {
+			writeError(w, http.StatusForbidden, "the admin API is off: set ADMIN_TOKEN (or ADMIN_TOKEN_FILE) to turn it on")
+			return
+		}
+		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		// A constant-time comparison, so the time taken does not reveal how
+		// much of a guessed token was right.
+		if !ok || subtle.ConstantTimeCompare([]byte(given), []byte(token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="pingpong admin"`)
+			writeError(w, http.StatusUnauthorized, "a valid bearer token is required")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// handleHealthz is the liveness check: the process is up and serving HTTP.
+// It checks nothing else on purpose: a failing liveness probe restarts the
+// container, which cures a deadlock but never a Redis outage.
+func handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeText(w, http.StatusOK, "ok\n")
+	})
+}
+
+// handleReadyz is the readiness check: should this instance get traffic now?
+func handleReadyz(ready *Readiness) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := ready.Check(r.Context()); err != nil {
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		writeText(w, http.StatusOK, "ready\n")
+	})
+}
+
+// counterUnavailable answers a Redis failure: 503 with the reason, and a
+// hint to retry, since the service recovers by itself when Redis is back.
+func counterUnavailable(w http.ResponseWriter, err error) {
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusServiceUnavailable, "counter unavailable: "+err.Error())
+}
+
+// writeCount answers a count as plain text, or as JSON when asked for it.
+func writeCount(w http.ResponseWriter, r *http.Request, count int64, info Instance) {
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]any{"count": count, "instance": info.Hostname})
+		return
+	}
+	writeText(w, http.StatusOK, strconv.FormatInt(count, 10)+"\n")
+}
+
+// wantsJSON reports whether the client prefers JSON to plain text, by the
+// Accept header's media types and their q-values (RFC 9110, section 12.5.1).
+// Plain text wins a tie and is the default, so `curl /ping` stays readable.
+func wantsJSON(r *http.Request) bool {
+	jsonQ, textQ := 0.0, 0.0
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mediaType, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if value, ok := params["q"]; ok {
+			if q, err = strconv.ParseFloat(value, 64); err != nil || q < 0 || q > 1 {
+				continue
+			}
+		}
+		switch mediaType {
+		case "application/json":
+			jsonQ = max(jsonQ, q)
+		case "text/plain", "text/*", "*/*":
+			textQ = max(textQ, q)
+		}
+	}
+	return jsonQ > textQ
+}
+
+func writeText(w http.ResponseWriter, status int, text string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(text))
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// writeError answers every failure the same way: the right status code and a
+// JSON body that says what went wrong. Never a 200 with "Failed" in it.
+func writeError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, map[string]string{"error": message})
+}

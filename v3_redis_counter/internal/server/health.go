@@ -1,0 +1,32 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+)
+
+// Readiness is whether this instance should be sent traffic: not while it
+// shuts down, and not while Redis does not answer, since every ping would
+// fail. Liveness (/healthz) checks neither, on purpose.
+type Readiness struct {
+	shuttingDown atomic.Bool
+	redis        func(context.Context) error
+}
+
+// NewReadiness checks Redis with ping on every readiness probe.
+func NewReadiness(ping func(context.Context) error) *Readiness {
+	return &Readiness{redis: ping}
+}
+
+// ShutDown makes readiness fail from now on, so that load balancers stop
+// sending new requests before the server stops accepting them.
+func (r *Readiness) ShutDown() { r.shuttingDown.Store(true) }
+
+// Check returns why the instance is not ready, or nil.
+func (r *Readiness) Check(ctx context.Context) error {
+	if r.shuttingDown.Load() {
+		return errors.New("shutting down")
+	}
+	return r.redis(ctx)
+}

@@ -1,0 +1,85 @@
+// Package server is the HTTP API of the ping counter: its routes, handlers,
+// health checks, access log and metrics.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// maxRequestBytes bounds what one request can make the server read: no route
+// here takes a body, so anything larger is a mistake or an attack.
+const maxRequestBytes = 4 << 10
+
+// Counter is what the API needs from the ping counter.
+type Counter interface {
+	Next(ctx context.Context) (int64, error)
+	Current(ctx context.Context) (int64, error)
+	Reset(ctx context.Context) error
+}
+
+// Deps are everything the API depends on, passed in by main.
+type Deps struct {
+	Logger     *slog.Logger
+	Counter    Counter
+	Instance   Instance
+	Greeting   func() string // read on every request: it can change at run time
+	AdminToken string        // empty turns the admin API off
+	Ready      *Readiness
+	Registry   *prometheus.Registry // where the HTTP metrics go, and what /metrics shows
+}
+
+// NewServer builds the whole HTTP API from its dependencies.
+func NewServer(d Deps) http.Handler {
+	router := mux.NewRouter()
+	addRoutes(router, d)
+	router.MethodNotAllowedHandler = methodNotAllowed(router)
+	router.NotFoundHandler = instrument(d.Registry, "not_found", http.NotFoundHandler())
+	return accessLog(d.Logger, inFlight(d.Registry, http.MaxBytesHandler(router, maxRequestBytes)))
+}
+
+// addRoutes lists every route on one screen: this is the API surface. Each
+// route's metrics are labelled with its path template, never the raw URL, so
+// that no caller can create new time series by inventing paths.
+func addRoutes(router *mux.Router, d Deps) {
+	handle := func(path string, h http.Handler, methods ...string) {
+		router.Handle(path, instrument(d.Registry, path, h)).Methods(methods...)
+	}
+	handle("/", handleRoot(d.Instance, d.Greeting), http.MethodGet, http.MethodHead)
+	handle("/ping", handlePing(d.Counter, d.Instance), http.MethodGet)
+	handle("/count", handleCount(d.Counter, d.Instance), http.MethodGet, http.MethodHead)
+	handle("/admin/reset", requireToken(d.AdminToken, handleReset(d.Counter, d.Logger)), http.MethodPost)
+	handle("/healthz", handleHealthz(), http.MethodGet, http.MethodHead)
+	handle("/readyz", handleReadyz(d.Ready), http.MethodGet, http.MethodHead)
+	handle("/metrics", handleMetrics(d.Registry), http.MethodGet)
+}
+
+// methodNotAllowed answers 405 with the Allow header that HTTP requires
+// (RFC 9110, section 15.5.6). gorilla/mux knows that the path matched but not
+// which methods would have, so we ask each route again with its own methods.
+func methodNotAllowed(router *mux.Router) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allowed []string
+		_ = router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+			methods, err := route.GetMethods()
+			if err != nil {
+				return nil // a route without a method matcher is never the reason for a 405
+			}
+			for _, method := range methods {
+				probe := r.Clone(r.Context())
+				probe.Method = method
+				if route.Match(probe, &mux.RouteMatch{}) {
+					allowed = append(allowed, method)
+				}
+			}
+			return nil
+		})
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+	})
+}

@@ -1,0 +1,207 @@
+// Command v3_redis_counter is the third stage of the pingpong workshop: the
+// ping counter. Every GET /ping increments a count kept in Redis and answers
+// the new value, exactly once per ping however many replicas run. It keeps
+// everything v2 has (configuration from the environment, JSON logs, health
+// endpoints, graceful shutdown) and adds Prometheus metrics, an admin API,
+// one-off admin commands, and settings that change without a restart.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"pingpong/v3_redis_counter/internal/counter"
+	"pingpong/v3_redis_counter/internal/server"
+	"pingpong/v3_redis_counter/internal/settings"
+)
+
+// Set at build time: go build -ldflags "-X main.version=v1.2.3 -X main.revision=abc123".
+var (
+	version  = "dev"
+	revision = "unknown"
+)
+
+const usage = `usage: %s [command]
+
+commands:
+  serve        run the HTTP server (the default)
+  count        print the current count, read from Redis
+  reset        set the count back to zero (the next ping answers 1)
+  healthcheck  exit 0 if the server on PORT answers /healthz (for a container health check)
+  version      print the build version
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, restore the default behaviour so that a
+		// second one ends the process at once instead of waiting for shutdown.
+		<-ctx.Done()
+		stop()
+	}()
+	err := run(ctx, os.Args, os.Getenv, os.Stdout)
+	if err == nil {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "%s: %v\n", filepath.Base(os.Args[0]), err)
+	var configErr *ConfigError
+	if errors.As(err, &configErr) || errors.Is(err, errUsage) {
+		os.Exit(2)
+	}
+	os.Exit(1)
+}
+
+var errUsage = errors.New("unknown command")
+
+// run is the whole program: main only hands it the process's context,
+// arguments, environment and output, so tests start the real thing with
+// their own.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	command := "serve"
+	if len(args) > 1 {
+		command = args[1]
+	}
+	switch command {
+	case "serve":
+		return runServer(ctx, cfg, stdout)
+	case "count", "reset":
+		return runAdmin(ctx, command, cfg, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, cfg.Port)
+	case "version":
+		_, err := fmt.Fprintf(stdout, "%s (%s)\n", version, revision)
+		return err
+	default:
+		fmt.Fprintf(stdout, usage, filepath.Base(args[0]))
+		return fmt.Errorf("%w %q", errUsage, command)
+	}
+}
+
+// runServer starts the HTTP server and serves until ctx is cancelled.
+func runServer(ctx context.Context, cfg Config, stdout io.Writer) error {
+	initial, err := cfg.readSettings()
+	if err != nil {
+		return err // validated at start-up; the file changed since
+	}
+	live := settings.NewLive(initial)
+	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: live.Level()}))
+
+	registry := server.NewRegistry(version, revision)
+	metrics := counter.NewMetrics(registry)
+	client, stopEmbedded, err := connectRedis(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopEmbedded()
+	defer client.Close()
+	client.AddHook(metrics.Hook())
+	count := counter.New(client, cfg.CounterKey, cfg.RedisTimeout, metrics)
+	defer count.Close()
+
+	if cfg.ConfigFile != "" {
+		watchCtx, stopWatching := context.WithCancel(ctx)
+		defer stopWatching()
+		go live.Watch(watchCtx, cfg.ConfigFile, cfg.ConfigPollInterval, cfg.baseSettings(), logger)
+	}
+
+	hostname, _ := os.Hostname()
+	ready := server.NewReadiness(count.Ping)
+	srv := &http.Server{
+		Handler: server.NewServer(server.Deps{
+			Logger:  logger,
+			Counter: count,
+			Instance: server.Instance{
+				Hostname: hostname, Version: version,
+				PodName: cfg.PodName, PodNamespace: cfg.PodNamespace, PodIP: cfg.PodIP,
+			},
+			Greeting:   live.Greeting,
+			AdminToken: cfg.AdminToken,
+			Ready:      ready,
+			Registry:   registry,
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	listener, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	logger.Info("listening", "addr", listener.Addr().String(), "version", version, "revision", revision,
+		"admin_api", cfg.AdminToken != "")
+	return serve(ctx, srv, listener, ready, cfg, logger)
+}
+
+// runAdmin runs a one-off admin command against the configured Redis: in
+// Kubernetes, as a Job with the same image and the same Secret as the app.
+func runAdmin(ctx context.Context, command string, cfg Config, stdout io.Writer) error {
+	if cfg.RedisURL == "" && cfg.RedisAddr == "" {
+		return fmt.Errorf("%s: no Redis configured: set REDIS_URL or REDIS_ADDR", command)
+	}
+	opts, err := cfg.redisOptions()
+	if err != nil {
+		return err
+	}
+	client := redis.NewClient(opts)
+	defer client.Close()
+	// A one-off command exports no metrics: a registry nobody reads.
+	c := counter.New(client, cfg.CounterKey, cfg.RedisTimeout, counter.NewMetrics(prometheus.NewRegistry()))
+	defer c.Close()
+	switch command {
+	case "reset":
+		if err := c.Reset(ctx); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "reset %q: the next ping answers 1\n", cfg.CounterKey)
+		return err
+	default:
+		n, err := c.Current(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(stdout, n)
+		return err
+	}
+}
+
+// healthcheck asks the server on this machine whether it is alive. Container
+// images built FROM scratch or distroless have no shell and no curl, so the
+// binary checks itself: HEALTHCHECK CMD ["/pingpong", "healthcheck"].
+func healthcheck(ctx context.Context, port int) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", port)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("health check: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("health check: %s answered %s", url, resp.Status)
+	}
+	return nil
+}

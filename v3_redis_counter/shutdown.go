@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"pingpong/v3_redis_counter/internal/server"
+)
+
+// serve answers requests on listener until ctx is cancelled (the first
+// SIGTERM or SIGINT), then shuts down without dropping a request.
+func serve(ctx context.Context, srv *http.Server, listener net.Listener, ready *server.Readiness, cfg Config, logger *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(listener) }()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+
+	// Fail readiness first, so load balancers stop choosing this instance.
+	ready.ShutDown()
+	logger.Info("shutting down", "delay", cfg.ShutdownDelay.String(), "timeout", cfg.ShutdownTimeout.String())
+	// Keep serving while they notice: Kubernetes removes a pod from its
+	// Service endpoints a few seconds after the pod starts terminating.
+	time.Sleep(cfg.ShutdownDelay)
+	// Stop accepting connections and let in-flight requests finish in time.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
