@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -29,6 +30,9 @@ func (c Config) redisOptions() (*redis.Options, error) {
 	// Never send a command twice: if INCRBY reached Redis but its answer was
 	// lost, a retry would count the same pings again and skip numbers.
 	opts.MaxRetries = -1
+	// One dial attempt per call: while Redis is down, each ping fails fast
+	// and the next one dials again.
+	opts.DialerRetries = 1
 	// Skip CLIENT SETINFO on each new connection: Redis before 7.2 rejects
 	// it, and every rejection would show up as a Redis error in the metrics.
 	opts.DisableIdentity = true
@@ -39,6 +43,7 @@ func (c Config) redisOptions() (*redis.Options, error) {
 // configured, it starts an embedded in-memory Redis first, so that the
 // service runs with nothing installed; stop it with the returned function.
 func connectRedis(cfg Config, logger *slog.Logger) (*redis.Client, func(), error) {
+	redis.SetLogger(redisLogger{logger})
 	stop := func() {}
 	if cfg.RedisURL == "" && cfg.RedisAddr == "" {
 		embedded, err := miniredis.Run()
@@ -56,4 +61,12 @@ func connectRedis(cfg Config, logger *slog.Logger) (*redis.Client, func(), error
 		return nil, nil, err
 	}
 	return redis.NewClient(opts), stop, nil
+}
+
+// redisLogger sends go-redis's own messages (a failed dial in the
+// background, for one) to the JSON log instead of a plain line on stderr.
+type redisLogger struct{ logger *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.logger.WarnContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
 }
