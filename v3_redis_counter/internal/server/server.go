@@ -51,8 +51,11 @@ func addRoutes(router *mux.Router, d Deps) {
 		router.Handle(path, instrument(d.Registry, path, h)).Methods(methods...)
 	}
 	handle("/", handleRoot(d.Instance, d.Greeting), http.MethodGet, http.MethodHead)
-	handle("/ping", handlePing(d.Counter, d.Instance), http.MethodGet)
-	handle("/count", handleCount(d.Counter, d.Instance), http.MethodGet, http.MethodHead)
+	// /ping is GET only, though it changes state, because `curl /ping` is
+	// the workshop's whole interface; HEAD is not allowed, so that a link
+	// checker cannot count pings.
+	handle("/ping", handleCount(d.Counter.Next, d.Instance), http.MethodGet)
+	handle("/count", handleCount(d.Counter.Current, d.Instance), http.MethodGet, http.MethodHead)
 	handle("/admin/reset", requireToken(d.AdminToken, handleReset(d.Counter, d.Logger)), http.MethodPost)
 	handle("/healthz", handleHealthz(), http.MethodGet, http.MethodHead)
 	handle("/readyz", handleReadyz(d.Ready), http.MethodGet, http.MethodHead)
