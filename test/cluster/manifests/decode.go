@@ -1,0 +1,78 @@
+// Package manifests reads Kubernetes manifests the way the API server would: every object is
+// decoded strictly into the typed API structs (k8s.io/api, Gateway API, Prometheus Operator),
+// so an unknown or misspelt field, a duplicated key or a kind the cluster does not know is an
+// error here and not a silent no-op at `kubectl apply` time.
+package manifests
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	serializerjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
+)
+
+var (
+	scheme = runtime.NewScheme()
+	codec  = serializerjson.NewSerializerWithOptions(serializerjson.DefaultMetaFactory, scheme, scheme,
+		serializerjson.SerializerOptions{Yaml: true, Strict: true})
+)
+
+func init() {
+	for _, add := range []func(*runtime.Scheme) error{
+		corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, networkingv1.AddToScheme,
+		policyv1.AddToScheme, autoscalingv2.AddToScheme, rbacv1.AddToScheme, storagev1.AddToScheme,
+		gatewayv1.Install, monitoringv1.AddToScheme,
+	} {
+		if err := add(scheme); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// Decode splits a multi-document YAML stream and decodes every document strictly into its
+// typed struct. Empty documents (only comments, or nothing between two `---`) are skipped.
+func Decode(data []byte) ([]runtime.Object, error) {
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	var objects []runtime.Object
+	for i := 1; ; i++ {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return objects, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading document %d: %w", i, err)
+		}
+		asJSON, err := yaml.YAMLToJSON(doc)
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", i, err)
+		}
+		if string(bytes.TrimSpace(asJSON)) == "null" {
+			continue
+		}
+		obj, gvk, err := codec.Decode(doc, nil, nil)
+		if err != nil {
+			// A strict decoding error still returns the object: unknown fields are errors here.
+			if gvk != nil {
+				return nil, fmt.Errorf("document %d (%s): %w", i, gvk.Kind, err)
+			}
+			return nil, fmt.Errorf("document %d: %w", i, err)
+		}
+		objects = append(objects, obj)
+	}
+}
