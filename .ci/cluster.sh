@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Starts a real single-node Kubernetes for the cluster tests and prints the variables to export.
+#
+#   eval "$(.ci/cluster.sh)"    install what is missing, build the binaries (cached), start the
+#                               Docker engine (.ci/docker.sh) and the node; prints `export
+#                               KUBECONFIG=...`, DOCKER_HOST and the PATH with the node's kubectl
+#   .ci/cluster.sh build        only install and build
+#   .ci/cluster.sh down         stop the node and remove everything it made
+#
+# The tests also need `helm` on PATH (go install helm.sh/helm/v3/cmd/helm@v3.16.3).
+#
+# Safe to run again: a node that is already up is reused, and every binary is built once and kept
+# under $PINGPONG_CLUSTER_CACHE (default ~/.cache/pingpong-cluster). Cold, on 2 cores, the builds
+# take about 40 minutes (Kubernetes about 14, CoreDNS 8, the volume provisioner 6, Traefik the
+# rest); warm, the node and its add-ons are up in under a minute.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+node=$repo/test/cluster/kube-node.sh
+
+log() { echo "cluster.sh: $*" >&2; }
+
+install_packages() {
+	local -A need=(
+		[etcd]=etcd-server [containerd]=containerd [runc]=runc [iptables]=iptables
+		[conntrack]=conntrack [openssl]=openssl [envsubst]=gettext-base [busybox]=busybox-static
+	)
+	local cmd pkgs=()
+	for cmd in "${!need[@]}"; do
+		command -v "$cmd" >/dev/null || pkgs+=("${need[$cmd]}")
+	done
+	[[ -x /usr/lib/cni/bridge ]] || pkgs+=(containernetworking-plugins)
+	((${#pkgs[@]} == 0)) && return
+	log "installing ${pkgs[*]}"
+	apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >&2
+}
+
+case ${1:-up} in
+up)
+	started=$SECONDS
+	install_packages
+	# The node's containerd gets its images from this engine (docker save | ctr import).
+	eval "$("$repo/.ci/docker.sh")"
+	"$node" build >&2
+	"$node" up
+	# The images the READMEs' commands deploy, built from this checkout (the tests load them too).
+	docker build -q -t pingpong:v3 "$repo/v3_redis_counter" >/dev/null
+	"$node" load pingpong:v3 redis:7.4-alpine
+	echo "export DOCKER_HOST=$DOCKER_HOST"
+	log "ready in $((SECONDS - started))s"
+	;;
+build)
+	install_packages
+	"$node" build >&2
+	;;
+down)
+	"$node" down
+	;;
+*)
+	echo "usage: $0 [up|build|down]" >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,146 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// The plain manifests, as a learner applies them: every pod becomes Ready, the Service counts
+// 1, 2, 3 ... across several pods, the Ingress and then the Gateway API route reach the same
+// count, the count survives the loss of the Redis pod, and the admin Job resets it.
+func TestKustomize(t *testing.T) {
+	c := setup(t)
+	const ns, host = "pingpong-e2e", "e2e.pingpong.local"
+	c.deleteNamespace(t, ns)
+	t.Cleanup(func() { c.deleteNamespace(t, ns) })
+	c.dumpOnFailure(t, ns)
+
+	c.k(t, "apply", "-k", c.manifests(t, ns, host, "ingress"))
+	c.k(t, "-n", ns, "rollout", "status", "statefulset/redis", "--timeout=3m")
+	c.k(t, "-n", ns, "rollout", "status", "deployment/pingpong", "--timeout=3m")
+	c.k(t, "-n", ns, "wait", "--for=condition=Ready", "pod", "--all", "--timeout=2m")
+
+	svc := c.serviceURL(t, ns, "pingpong")
+	t.Run("the Service counts up from 1", func(t *testing.T) {
+		for want := 1; want <= 5; want++ {
+			if got := count(t, svc+"/ping", ""); got != want {
+				t.Fatalf("ping %d answered %d", want, got)
+			}
+		}
+	})
+
+	t.Run("more than one pod answers", func(t *testing.T) {
+		seen := hostnames(t, svc, 30)
+		t.Logf("answers per pod: %v", seen)
+		if len(seen) < 2 {
+			t.Fatalf("30 requests through the Service reached %d pod(s): %v", len(seen), seen)
+		}
+	})
+
+	last := count(t, svc+"/count", "")
+	t.Run("the Ingress reaches the same counter", func(t *testing.T) {
+		got := eventuallyCount(t, "http://"+c.ingress+"/ping", host, time.Minute)
+		if got != last+1 {
+			t.Fatalf("ping through the Ingress answered %d, want %d", got, last+1)
+		}
+		last = got
+	})
+
+	t.Run("the count survives the Redis pod", func(t *testing.T) {
+		uid := c.k(t, "-n", ns, "get", "pod", "redis-0", "-o", "jsonpath={.metadata.uid}")
+		c.k(t, "-n", ns, "delete", "pod", "redis-0", "--wait=true", "--timeout=2m")
+		c.waitReplaced(t, ns, "redis-0", uid)
+		// The app's pods report not-ready until they have reconnected; requests that fail
+		// meanwhile do not count.
+		if got := eventuallyCount(t, svc+"/ping", "", 2*time.Minute); got != last+1 {
+			t.Fatalf("after the Redis pod came back, ping answered %d, want %d", got, last+1)
+		}
+		last++
+	})
+
+	t.Run("the Gateway API route replaces the Ingress", func(t *testing.T) {
+		c.k(t, "-n", ns, "delete", "ingress", "pingpong")
+		c.k(t, "apply", "-k", c.manifests(t, ns, host, "gateway-api"))
+		c.k(t, "-n", ns, "wait", "--for=condition=Programmed", "gateway/pingpong", "--timeout=1m")
+		if got := eventuallyCount(t, "http://"+c.ingress+"/ping", host, time.Minute); got != last+1 {
+			t.Fatalf("ping through the Gateway answered %d, want %d", got, last+1)
+		}
+	})
+
+	t.Run("the admin Job resets the count", func(t *testing.T) {
+		job := strings.TrimSpace(c.k(t, "-n", ns, "create", "-f", "k8s/admin/reset-job.yaml", "-o", "name"))
+		c.k(t, "-n", ns, "wait", "--for=condition=Complete", job, "--timeout=2m")
+		t.Logf("%s: %s", job, c.k(t, "-n", ns, "logs", job))
+		if got := count(t, svc+"/count", ""); got != 0 {
+			t.Fatalf("after the reset the count is %d, want 0", got)
+		}
+		if got := count(t, svc+"/ping", ""); got != 1 {
+			t.Fatalf("the first ping after the reset answered %d, want 1", got)
+		}
+	})
+}
+
+// waitReplaced waits until the pod name is back, with another UID, and Ready.
+func (c *cluster) waitReplaced(t *testing.T, ns, name, oldUID string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		uid, err := command(30*time.Second, c.repo, c.kubectl, "-n", ns, "get", "pod", name, "-o", "jsonpath={.metadata.uid}")
+		if err == nil && uid != "" && uid != oldUID {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s was not replaced within 2m", name)
+		}
+		time.Sleep(time.Second)
+	}
+	c.k(t, "-n", ns, "wait", "--for=condition=Ready", "pod/"+name, "--timeout=2m")
+}
+
+// manifests copies k8s/ to a temporary folder and changes its kustomization.yaml the way a
+// learner's own copy might: another namespace, another host name, one of the two components.
+// The test then leaves alone the `pingpong` namespace and the pingpong.local host that the
+// commands of k8s/README.md use.
+func (c *cluster) manifests(t *testing.T, ns, host, component string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "k8s")
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(c.repo, "k8s"))); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "kustomization.yaml")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k map[string]any
+	if err := yaml.Unmarshal(data, &k); err != nil {
+		t.Fatal(err)
+	}
+	replace := func(kind, path string) map[string]any {
+		return map[string]any{
+			"target": map[string]any{"kind": kind, "name": "pingpong"},
+			"patch":  `[{"op": "replace", "path": "` + path + `", "value": "` + host + `"}]`,
+		}
+	}
+	k["namespace"] = ns
+	k["components"] = []string{component}
+	switch component {
+	case "ingress":
+		k["patches"] = []any{replace("Ingress", "/spec/rules/0/host")}
+	case "gateway-api":
+		k["patches"] = []any{replace("Gateway", "/spec/listeners/0/hostname"), replace("HTTPRoute", "/spec/hostnames/0")}
+	}
+	out, err := yaml.Marshal(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

@@ -1,0 +1,531 @@
+#!/usr/bin/env bash
+# A real single-node Kubernetes for the end-to-end tests, built from upstream sources.
+#
+#   kube-node.sh build          build and cache every binary (idempotent)
+#   kube-node.sh up             start the node and its add-ons, print the environment for the tests
+#   kube-node.sh env            print that environment again (export lines, for eval)
+#   kube-node.sh load IMAGE...  copy images from the Docker engine into the node's containerd
+#   kube-node.sh down           stop every process it started and remove everything it made
+#
+# No container image and no release binary can be downloaded where the tests run, so every
+# component is compiled from its source through the Go module proxy (Kubernetes itself, CoreDNS,
+# the local-path volume provisioner, the Traefik Ingress and Gateway controller), and the rest
+# comes from Debian's packages (etcd, containerd, runc, the CNI plugins, iptables). Helm is not
+# built here: the tests use the `helm` on PATH.
+#
+# The node lives in its own network namespace, joined to the host by a veth pair: its etcd,
+# API server, kubelet, iptables rules and pod bridge cannot collide with anything else on the
+# machine, and `down` removes them all by deleting that namespace.
+set -euo pipefail
+
+K8S_VERSION=v1.34.4
+COREDNS_VERSION=v1.14.7
+LOCAL_PATH_VERSION=v0.0.30
+TRAEFIK_VERSION=v3.6.12
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${PINGPONG_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pingpong-cluster}
+STATE=${PINGPONG_CLUSTER_STATE:-${TMPDIR:-/tmp}/pingpong-cluster}
+BIN=$CACHE/bin
+K8S_BIN=$BIN/kubernetes-$K8S_VERSION
+
+# The node's network: a /30 between host and node, and the cluster's own ranges behind it.
+NETNS=pingpong-node
+NODE_NAME=pingpong-node
+HOST_IF=ppnode0
+NODE_IF=ppnode1
+HOST_IP=10.251.0.1
+NODE_IP=10.251.0.2
+SERVICE_CIDR=10.96.0.0/24
+API_SERVICE_IP=10.96.0.1
+DNS_SERVICE_IP=10.96.0.10
+POD_CIDR=10.244.0.0/24
+
+CONTAINERD_SOCK=$STATE/containerd/containerd.sock
+KUBECONFIG_FILE=$STATE/admin.kubeconfig
+
+# The scratch modules below live outside any workspace.
+export GOWORK=off
+
+log() { echo "kube-node: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# retry N CMD...: a module download sometimes hangs without a byte; each try is bounded by the
+# caller's timeout, and a hung one is tried again.
+retry() {
+	local tries=$1 i
+	shift
+	for ((i = 1; i <= tries; i++)); do
+		"$@" && return 0
+		log "attempt $i of $tries failed: $*"
+	done
+	return 1
+}
+
+# --- build ---------------------------------------------------------------------------------
+
+# Kubernetes' own go.mod points every staging module (k8s.io/api, k8s.io/client-go, ...) at
+# ./staging, which a module that depends on k8s.io/kubernetes cannot see: point them at the
+# published copies of the same release instead, and stamp the version that kubectl and Helm read.
+build_kubernetes() {
+	local cmds="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl"
+	local dir=$CACHE/src/kubernetes-$K8S_VERSION c missing=0
+	for c in $cmds; do [[ -x $K8S_BIN/$c ]] || missing=1; done
+	((missing)) || return 0
+	mkdir -p "$dir" "$K8S_BIN"
+	log "building Kubernetes $K8S_VERSION (about 15 minutes on 2 cores the first time)"
+	(
+		cd "$dir"
+		local gomod staging m pkg minor ldflags="-s -w"
+		gomod=$(retry 3 timeout 900 go mod download -json "k8s.io/kubernetes@$K8S_VERSION" |
+			sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+		staging=$(sed -n 's#^[[:space:]]*\(k8s.io/[^ ]*\) => ./staging/.*#\1#p' "$gomod")
+		{
+			printf 'module kubernetes-build\n\ngo 1.24.0\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n' "$K8S_VERSION"
+			for m in $staging; do printf '\t%s => %s v0%s\n' "$m" "$m" "${K8S_VERSION#v1}"; done
+			printf ')\n'
+		} >go.mod
+		{
+			printf '//go:build tools\n\npackage tools\n\nimport (\n'
+			for c in $cmds; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$c"; done
+			printf ')\n'
+		} >tools.go
+		retry 3 timeout 1200 go mod tidy
+		minor=$(cut -d. -f2 <<<"$K8S_VERSION")
+		for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+			ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+			ldflags+=" -X $pkg.gitTreeState=clean"
+		done
+		for c in $cmds; do
+			[[ -x $K8S_BIN/$c ]] && continue
+			log "go build $c"
+			CGO_ENABLED=0 nice -n 10 go build -trimpath -ldflags "$ldflags" -o "$K8S_BIN/$c.tmp" "k8s.io/kubernetes/cmd/$c"
+			mv "$K8S_BIN/$c.tmp" "$K8S_BIN/$c"
+		done
+	)
+}
+
+# build_tool NAME VERSION MODULE PACKAGE LDFLAGS [go.mod lines...]
+# Builds one command from a scratch module. `go install` refuses a module whose go.mod has
+# replace or exclude directives; the extra go.mod lines copy them from the tool's own go.mod.
+build_tool() {
+	local name=$1 version=$2 module=$3 pkg=$4 ldflags=$5
+	shift 5
+	local out=$BIN/$name-$version/$name dir=$CACHE/src/$name-$version
+	[[ -x $out ]] && return 0
+	mkdir -p "$dir" "${out%/*}"
+	log "building $name $version"
+	(
+		cd "$dir"
+		printf 'module %s-build\n\ngo 1.25.0\n\n' "$name" >go.mod
+		if (($#)); then printf '%s\n' "$@" >>go.mod; fi
+		printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >tools.go
+		retry 3 timeout 900 go get "$module@$version"
+		retry 3 timeout 900 go mod tidy
+		CGO_ENABLED=0 nice -n 10 go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg"
+		mv "$out.tmp" "$out"
+	)
+}
+
+build_tools() {
+	build_tool coredns "$COREDNS_VERSION" github.com/coredns/coredns github.com/coredns/coredns ""
+	build_tool local-path-provisioner "$LOCAL_PATH_VERSION" github.com/rancher/local-path-provisioner \
+		github.com/rancher/local-path-provisioner ""
+	build_tool traefik "$TRAEFIK_VERSION" github.com/traefik/traefik/v3 github.com/traefik/traefik/v3/cmd/traefik \
+		"-X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION" \
+		"replace github.com/abbot/go-http-auth => github.com/containous/go-http-auth v0.4.1-0.20200324110947-a37a7636d23e" \
+		"replace github.com/gorilla/mux => github.com/containous/mux v0.0.0-20250523120546-41b6ec3aed59" \
+		"replace github.com/mailgun/minheap => github.com/containous/minheap v0.0.0-20190809180810-6e71eb837595" \
+		"exclude github.com/tencentcloud/tencentcloud-sdk-go v3.0.83+incompatible"
+	# The pause container of every pod: a static program that waits for a signal.
+	if [[ ! -x $BIN/pause/pause ]]; then
+		mkdir -p "$BIN/pause"
+		(cd "$HERE" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$BIN/pause/pause" ./pause)
+	fi
+}
+
+# The Gateway API CRDs of the release that Traefik is built against.
+gateway_api_crds() {
+	local version dir
+	version=$(cd "$CACHE/src/traefik-$TRAEFIK_VERSION" && go list -m -f '{{.Version}}' sigs.k8s.io/gateway-api)
+	dir=$(retry 3 timeout 600 go mod download -json "sigs.k8s.io/gateway-api@$version" |
+		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	echo "$dir/config/crd/standard"
+}
+
+build() {
+	build_kubernetes
+	build_tools
+}
+
+# --- images --------------------------------------------------------------------------------
+
+# Each add-on runs from a FROM-scratch image holding just its binary (busybox comes from the
+# Docker engine's busybox:1.37). Built by the Docker engine, then imported into the node.
+ADDON_IMAGES=(
+	"kube-node/pause:3.10=pause/pause"
+	"kube-node/coredns:$COREDNS_VERSION=coredns-$COREDNS_VERSION/coredns"
+	"kube-node/local-path-provisioner:$LOCAL_PATH_VERSION=local-path-provisioner-$LOCAL_PATH_VERSION/local-path-provisioner"
+	"kube-node/traefik:$TRAEFIK_VERSION=traefik-$TRAEFIK_VERSION/traefik"
+)
+
+build_images() {
+	local entry image binary ctx
+	for entry in "${ADDON_IMAGES[@]}"; do
+		image=${entry%%=*}
+		binary=$BIN/${entry#*=}
+		docker image inspect "$image" >/dev/null 2>&1 && continue
+		ctx=$(mktemp -d)
+		cp "$binary" "$ctx/app"
+		cp /etc/ssl/certs/ca-certificates.crt "$ctx/"
+		printf 'FROM scratch\nCOPY ca-certificates.crt /etc/ssl/certs/\nCOPY app /%s\nENTRYPOINT ["/%s"]\n' \
+			"${binary##*/}" "${binary##*/}" >"$ctx/Dockerfile"
+		docker build -q -t "$image" "$ctx" >/dev/null
+		rm -rf "$ctx"
+		log "built image $image"
+	done
+	# The chart's test pod and the volume helper run busybox:1.37. The engine's base-image
+	# stand-ins normally provide it; if not, one is made from Debian's static busybox.
+	if ! docker image inspect busybox:1.37 >/dev/null 2>&1; then
+		ctx=$(mktemp -d)
+		mkdir -p "$ctx/bin" "$ctx/tmp"
+		cp "$(command -v busybox)" "$ctx/bin/busybox"
+		local applet
+		for applet in $("$ctx/bin/busybox" --list); do
+			[[ $applet == busybox ]] || ln -s busybox "$ctx/bin/$applet"
+		done
+		tar -C "$ctx" -c . | docker import -c 'ENV PATH=/bin' -c 'CMD ["sh"]' - busybox:1.37 >/dev/null
+		rm -rf "$ctx"
+		log "made busybox:1.37 from Debian's busybox-static"
+	fi
+}
+
+# load IMAGE...: docker save | ctr import, into the namespace the kubelet's containerd uses.
+load() {
+	(($#)) || die "usage: load IMAGE..."
+	docker save "$@" | ctr -a "$CONTAINERD_SOCK" -n k8s.io images import - >/dev/null
+	log "loaded $*"
+}
+
+# --- start ---------------------------------------------------------------------------------
+
+# in_node CMD...: run a command inside the node's network namespace.
+in_node() { nsenter --net="/run/netns/$NETNS" "$@"; }
+
+# start NAME CMD...: start a daemon in the node's network namespace, logging to its own file,
+# and remember its PID for `down`.
+start() {
+	local name=$1
+	shift
+	# nsenter execs the daemon in place, so $! is the daemon's own PID.
+	nsenter --net="/run/netns/$NETNS" "$@" </dev/null >"$STATE/log/$name.log" 2>&1 &
+	echo $! >"$STATE/pid/$name"
+}
+
+# wait_for WHAT SECONDS CMD...: poll until CMD succeeds.
+wait_for() {
+	local what=$1 seconds=$2 i
+	shift 2
+	for ((i = 0; i < seconds; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 1
+	done
+	die "timed out after ${seconds}s waiting for $what (logs in $STATE/log)"
+}
+
+network() {
+	ip netns add "$NETNS"
+	ip link add "$HOST_IF" type veth peer name "$NODE_IF" netns "$NETNS"
+	ip addr add "$HOST_IP/30" dev "$HOST_IF"
+	ip link set "$HOST_IF" up
+	in_node ip link set lo up
+	in_node ip addr add "$NODE_IP/30" dev "$NODE_IF"
+	in_node ip link set "$NODE_IF" up
+	# No default route: nothing in the node can reach past the host. Replies to the host's
+	# address need none, as it is on the link.
+	in_node sysctl -qw net.ipv4.ip_forward=1
+	# The tests reach Services and pods from the host, through the node.
+	ip route add "$SERVICE_CIDR" via "$NODE_IP"
+	ip route add "$POD_CIDR" via "$NODE_IP"
+}
+
+# cert NAME SUBJECT [EXTENSIONS]: a key and a certificate signed by the cluster's CA.
+cert() {
+	local name=$1 subject=$2 ext=${3:-}
+	openssl req -new -newkey rsa:2048 -nodes -keyout "$STATE/pki/$name.key" -subj "$subject" \
+		-out "$STATE/pki/$name.csr" 2>/dev/null
+	openssl x509 -req -in "$STATE/pki/$name.csr" -CA "$STATE/pki/ca.crt" -CAkey "$STATE/pki/ca.key" \
+		-CAcreateserial -days 2 -out "$STATE/pki/$name.crt" ${ext:+-extfile <(printf '%s\n' "$ext")} 2>/dev/null
+}
+
+certificates() {
+	local pki=$STATE/pki
+	openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$pki/ca.key" -subj "/CN=pingpong-node-ca" \
+		-days 2 -out "$pki/ca.crt" 2>/dev/null
+	cert apiserver "/CN=kube-apiserver" \
+		"subjectAltName=DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:127.0.0.1,IP:$API_SERVICE_IP,IP:$NODE_IP"
+	cert admin "/O=system:masters/CN=admin"
+	cert node "/O=system:nodes/CN=system:node:$NODE_NAME"
+	openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
+	openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+}
+
+# kubeconfig FILE USER
+kubeconfig() {
+	cat >"$1" <<-EOF
+	apiVersion: v1
+	kind: Config
+	clusters:
+	  - name: pingpong-node
+	    cluster:
+	      server: https://$NODE_IP:6443
+	      certificate-authority-data: $(base64 -w0 "$STATE/pki/ca.crt")
+	users:
+	  - name: $2
+	    user:
+	      client-certificate-data: $(base64 -w0 "$STATE/pki/$2.crt")
+	      client-key-data: $(base64 -w0 "$STATE/pki/$2.key")
+	contexts:
+	  - name: pingpong-node
+	    context: {cluster: pingpong-node, user: $2}
+	current-context: pingpong-node
+	EOF
+	chmod 600 "$1"
+}
+
+start_containerd() {
+	mkdir -p "$STATE/cni/net.d" "$STATE/containerd"
+	cat >"$STATE/cni/net.d/10-pingpong.conflist" <<-EOF
+	{
+	  "cniVersion": "1.0.0",
+	  "name": "pingpong-node",
+	  "plugins": [
+	    {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+	     "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_CIDR"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+	    {"type": "portmap", "capabilities": {"portMappings": true}},
+	    {"type": "loopback"}
+	  ]
+	}
+	EOF
+	# A containerd of its own, apart from the Docker engine's. restrict_oom_score_adj: without
+	# it runc fails every pod sandbox here ("failed to update /proc/self/oom_score_adj").
+	cat >"$STATE/containerd/config.toml" <<-EOF
+	version = 2
+	root = "$STATE/containerd/root"
+	state = "$STATE/containerd/state"
+	[grpc]
+	  address = "$CONTAINERD_SOCK"
+	[ttrpc]
+	  address = "$CONTAINERD_SOCK.ttrpc"
+	[metrics]
+	  address = ""
+	[plugins."io.containerd.grpc.v1.cri"]
+	  sandbox_image = "kube-node/pause:3.10"
+	  restrict_oom_score_adj = true
+	  [plugins."io.containerd.grpc.v1.cri".cni]
+	    bin_dir = "/usr/lib/cni"
+	    conf_dir = "$STATE/cni/net.d"
+	  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+	    runtime_type = "io.containerd.runc.v2"
+	EOF
+	start containerd containerd --config "$STATE/containerd/config.toml"
+	wait_for containerd 30 ctr -a "$CONTAINERD_SOCK" version
+}
+
+start_control_plane() {
+	local pki=$STATE/pki
+	start etcd etcd --data-dir "$STATE/etcd" --listen-client-urls http://127.0.0.1:2379 \
+		--advertise-client-urls http://127.0.0.1:2379 --listen-peer-urls http://127.0.0.1:2380 \
+		--initial-advertise-peer-urls http://127.0.0.1:2380 --initial-cluster default=http://127.0.0.1:2380
+	start kube-apiserver "$K8S_BIN/kube-apiserver" --etcd-servers=http://127.0.0.1:2379 \
+		--advertise-address="$NODE_IP" --bind-address=0.0.0.0 --secure-port=6443 \
+		--service-cluster-ip-range="$SERVICE_CIDR" \
+		--tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
+		--client-ca-file="$pki/ca.crt" \
+		--service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
+		--service-account-issuer=https://kubernetes.default.svc.cluster.local \
+		--authorization-mode=Node,RBAC \
+		--kubelet-client-certificate="$pki/admin.crt" --kubelet-client-key="$pki/admin.key" \
+		--kubelet-preferred-address-types=InternalIP
+	wait_for "the API server" 120 "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" get --raw /readyz
+	local kc=$STATE/admin.kubeconfig
+	start kube-controller-manager "$K8S_BIN/kube-controller-manager" --kubeconfig="$kc" \
+		--authentication-kubeconfig="$kc" --authorization-kubeconfig="$kc" --leader-elect=false \
+		--bind-address=127.0.0.1 --service-account-private-key-file="$pki/sa.key" \
+		--root-ca-file="$pki/ca.crt" --cluster-signing-cert-file="$pki/ca.crt" \
+		--cluster-signing-key-file="$pki/ca.key" --use-service-account-credentials
+	start kube-scheduler "$K8S_BIN/kube-scheduler" --kubeconfig="$kc" \
+		--authentication-kubeconfig="$kc" --authorization-kubeconfig="$kc" --leader-elect=false \
+		--bind-address=127.0.0.1
+}
+
+start_node() {
+	mkdir -p "$STATE/kubelet"
+	cat >"$STATE/kubelet/config.yaml" <<-EOF
+	apiVersion: kubelet.config.k8s.io/v1beta1
+	kind: KubeletConfiguration
+	authentication:
+	  anonymous: {enabled: false}
+	  webhook: {enabled: true}
+	  x509: {clientCAFile: $STATE/pki/ca.crt}
+	authorization: {mode: Webhook}
+	# The machines have cgroup v1, which Kubernetes 1.35 is the last to support.
+	cgroupDriver: cgroupfs
+	failCgroupV1: false
+	failSwapOn: false
+	containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
+	clusterDNS: [$DNS_SERVICE_IP]
+	clusterDomain: cluster.local
+	podCIDR: $POD_CIDR
+	# Never evict pods or collect images: the imported images cannot be pulled again.
+	evictionHard: {}
+	imageGCHighThresholdPercent: 100
+	readOnlyPort: 0
+	healthzBindAddress: 127.0.0.1
+	serializeImagePulls: false
+	EOF
+	start kubelet "$K8S_BIN/kubelet" --config="$STATE/kubelet/config.yaml" \
+		--kubeconfig="$STATE/node.kubeconfig" --root-dir="$STATE/kubelet/root" \
+		--cert-dir="$STATE/kubelet/pki" --hostname-override="$NODE_NAME" --node-ip="$NODE_IP"
+	start kube-proxy "$K8S_BIN/kube-proxy" --kubeconfig="$STATE/admin.kubeconfig" \
+		--proxy-mode=iptables --cluster-cidr=10.244.0.0/16 --hostname-override="$NODE_NAME" \
+		--conntrack-max-per-core=0 --metrics-bind-address=127.0.0.1:10249 \
+		--healthz-bind-address=127.0.0.1:10256
+	wait_for "the node to be Ready" 120 kc wait --for=condition=Ready "node/$NODE_NAME" --timeout=1s
+}
+
+kc() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+
+start_addons() {
+	local local_path=$STATE/local-path
+	mkdir -p "$local_path"
+	kc apply --server-side -f "$(gateway_api_crds)" >/dev/null
+	# The manifests name the add-on images and the volume folder through ${...} placeholders;
+	# envsubst replaces only the ones listed, literally.
+	local f
+	# shellcheck disable=SC2016
+	for f in "$HERE"/addons/*.yaml; do
+		COREDNS_VERSION=$COREDNS_VERSION LOCAL_PATH_VERSION=$LOCAL_PATH_VERSION \
+			TRAEFIK_VERSION=$TRAEFIK_VERSION LOCAL_PATH_DIR=$local_path DNS_SERVICE_IP=$DNS_SERVICE_IP \
+			envsubst '$COREDNS_VERSION $LOCAL_PATH_VERSION $TRAEFIK_VERSION $LOCAL_PATH_DIR $DNS_SERVICE_IP' \
+			<"$f" | kc apply -f - >/dev/null
+	done
+	kc -n kube-system rollout status deployment/coredns --timeout=180s >&2
+	kc -n local-path-storage rollout status deployment/local-path-provisioner --timeout=180s >&2
+	kc -n traefik rollout status deployment/traefik --timeout=180s >&2
+}
+
+running() {
+	[[ -f $STATE/pid/kubelet ]] && kill -0 "$(cat "$STATE/pid/kubelet")" 2>/dev/null &&
+		kc get --raw /readyz >/dev/null 2>&1
+}
+
+environment() {
+	cat <<-EOF
+	export KUBECONFIG=$KUBECONFIG_FILE
+	export PATH=$K8S_BIN:\$PATH
+	export PINGPONG_CLUSTER_STATE=$STATE
+	EOF
+}
+
+up() {
+	for tool in etcd containerd runc ctr iptables conntrack openssl nsenter envsubst docker go; do
+		command -v "$tool" >/dev/null || die "needs $tool on PATH"
+	done
+	[[ -x /usr/lib/cni/bridge ]] || die "needs the CNI plugins in /usr/lib/cni (containernetworking-plugins)"
+	if running; then
+		log "already running"
+		environment
+		return
+	fi
+	down 2>/dev/null || true
+	build
+	build_images
+	local t0=$SECONDS
+	mkdir -p "$STATE"/{pki,pid,log}
+	network
+	certificates
+	kubeconfig "$STATE/admin.kubeconfig" admin
+	kubeconfig "$STATE/node.kubeconfig" node
+	start_containerd
+	local images=(busybox:1.37)
+	local entry
+	for entry in "${ADDON_IMAGES[@]}"; do images+=("${entry%%=*}"); done
+	load "${images[@]}"
+	start_control_plane
+	start_node
+	start_addons
+	log "node Ready with its add-ons in $((SECONDS - t0))s"
+	environment
+}
+
+# --- down ----------------------------------------------------------------------------------
+
+down() {
+	local name pid
+	# The kubelet first, so that it restarts nothing while the containers are stopped.
+	for name in kubelet kube-proxy kube-scheduler kube-controller-manager kube-apiserver etcd; do
+		stop "$name"
+	done
+	if [[ -S $CONTAINERD_SOCK ]]; then
+		local c
+		for c in $(ctr -a "$CONTAINERD_SOCK" -n k8s.io tasks ls -q 2>/dev/null); do
+			ctr -a "$CONTAINERD_SOCK" -n k8s.io tasks kill -s SIGKILL "$c" >/dev/null 2>&1 || true
+		done
+		sleep 1
+		for c in $(ctr -a "$CONTAINERD_SOCK" -n k8s.io containers ls -q 2>/dev/null); do
+			ctr -a "$CONTAINERD_SOCK" -n k8s.io tasks delete -f "$c" >/dev/null 2>&1 || true
+			ctr -a "$CONTAINERD_SOCK" -n k8s.io containers delete "$c" >/dev/null 2>&1 || true
+		done
+	fi
+	stop containerd
+	# The shims of this containerd outlive it; each names this containerd's socket.
+	for pid in $(pgrep -f "containerd-shim.*-address $CONTAINERD_SOCK" || true); do
+		kill "$pid" 2>/dev/null || true
+	done
+	# Volumes, container root file systems and pod network namespaces are mounts.
+	if [[ -d $STATE ]]; then
+		findmnt -rn -o TARGET | { grep -F "$STATE/" || true; } | sort -r | while read -r m; do
+			umount -l "$m" 2>/dev/null || true
+		done
+	fi
+	for m in /run/netns/cni-*; do
+		[[ -e $m ]] || continue
+		# Pod network namespaces made by this node's CNI plugins (nothing else here uses CNI).
+		umount "$m" 2>/dev/null || true
+		rm -f "$m"
+	done
+	ip route del "$SERVICE_CIDR" via "$NODE_IP" 2>/dev/null || true
+	ip route del "$POD_CIDR" via "$NODE_IP" 2>/dev/null || true
+	ip link del "$HOST_IF" 2>/dev/null || true
+	ip netns del "$NETNS" 2>/dev/null || true
+	# The pod cgroups the kubelet made under each controller.
+	find /sys/fs/cgroup/*/kubepods -depth -type d -exec rmdir {} + 2>/dev/null || true
+	rm -rf "$STATE"
+}
+
+# stop NAME: SIGTERM to the PID that `start` recorded, SIGKILL if it lingers.
+stop() {
+	local file=$STATE/pid/$1 pid i
+	[[ -f $file ]] || return 0
+	pid=$(cat "$file")
+	if kill "$pid" 2>/dev/null; then
+		for ((i = 0; i < 20; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.5
+		done
+		kill -9 "$pid" 2>/dev/null || true
+	fi
+	rm -f "$file"
+}
+
+case ${1:-} in
+build) build ;;
+build-kubernetes) build_kubernetes ;;
+build-tools) build_tools ;;
+up) up ;;
+env) running || die "not running"; environment ;;
+load) shift; load "$@" ;;
+down) down ;;
+*) echo "usage: $0 build|up|env|load IMAGE...|down" >&2; exit 2 ;;
+esac
