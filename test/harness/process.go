@@ -16,7 +16,7 @@ import (
 type Process struct {
 	Name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *LockedBuffer
 	done chan struct{}
 }
 
@@ -24,7 +24,7 @@ type Process struct {
 // process's own) and stops it when the test ends.
 func Start(t testing.TB, env []string, path string, args ...string) *Process {
 	t.Helper()
-	out := &lockedBuffer{}
+	out := &LockedBuffer{}
 	cmd := exec.Command(path, args...)
 	cmd.Env = append(cmd.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -100,19 +100,19 @@ func (p *Process) WaitHTTP(t testing.TB, url string, timeout time.Duration) {
 	t.Fatalf("%s did not answer 200 within %s:\n%s", url, timeout, p.Output())
 }
 
-// lockedBuffer collects a process's output while tests read it.
-type lockedBuffer struct {
+// LockedBuffer collects a process's output while others read it.
+type LockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

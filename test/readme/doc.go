@@ -10,6 +10,7 @@
 //	<!-- run: needs docker -->       only where the Docker engine is up (also: cluster, a program)
 //	<!-- run: timeout 10m, exit 2 --> bound it; expect that exit status
 //	<!-- wait: http://localhost:5000/readyz -->   poll until it answers 2xx
+//	<!-- stop -->                    stop the background blocks so far (the learner's Ctrl+C)
 //	<!-- output -->                  the next block is the expected output, compared loosely
 //	<!-- cleanup -->                 run the next block at the end of the README, always
 //	<!-- skip: reason -->            a block that cannot run here

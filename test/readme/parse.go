@@ -20,6 +20,9 @@ const (
 	Cleanup
 	// Skip is a block a learner types that cannot run here; it is only logged.
 	Skip
+	// Stop ends the background blocks started so far: what a learner does
+	// with Ctrl+C before the README goes on with the same port.
+	Stop
 	// Wait polls a loopback URL until it answers, so that no `sleep` has
 	// to be printed in the README.
 	Wait
@@ -78,7 +81,7 @@ var shellLangs = map[string]bool{
 var runnable = map[string]bool{"sh": true, "bash": true, "shell": true}
 
 var (
-	markerRE  = regexp.MustCompile(`^<!--\s*(run|cleanup|skip|output|wait|section)\b\s*(?::\s*(.*?))?\s*-->$`)
+	markerRE  = regexp.MustCompile(`^<!--\s*(run|cleanup|skip|output|wait|section|stop)\b\s*(?::\s*(.*?))?\s*-->$`)
 	fenceRE   = regexp.MustCompile("^(\\s*)(`{3,}|~{3,})\\s*([^\\s`{]*)")
 	headingRE = regexp.MustCompile(`^\s{0,3}(#{1,6})\s`)
 )
@@ -156,6 +159,12 @@ func (p *parser) parse(lines []string) {
 				if s := p.wait(mk); s != nil {
 					steps = append(steps, s)
 				}
+			case "stop":
+				p.flushPending()
+				if mk.args != "" {
+					p.problem(n, "%s takes no options: <!-- stop -->", mk.raw)
+				}
+				steps = append(steps, &Step{Kind: Stop, Line: n, Text: mk.raw, Section: p.section})
 			case "section":
 				p.flushPending()
 				if mk.args == "" {

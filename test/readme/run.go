@@ -106,6 +106,10 @@ func (r *Runner) Run(ctx context.Context, doc *Doc, dir string, steps []Step) (r
 			ok = true
 		case Wait:
 			ok = s.wait(ctx, st)
+		case Stop:
+			r.logf("%s:%d: stopping the background blocks (Ctrl+C)", doc.Name, st.Line)
+			s.stopAll()
+			ok = len(s.res.Failures) == 0
 		case Run:
 			if st.Background {
 				ok = s.background(st)

@@ -212,6 +212,17 @@ func TestBackgroundServerWithWait(t *testing.T) {
 	}
 }
 
+func TestStopFreesThePortForTheNextBlock(t *testing.T) {
+	f := loadFixture(t, "stop.md")
+	res := f.run(t, testRunner(t))
+	if len(res.Failures) > 0 || res.Skipped != "" {
+		t.Fatalf("want a pass (the first server stopped, the second one on its port), got %+v", res)
+	}
+	if portBusy(f.port) {
+		t.Errorf("a background server still listens on %d after the README", f.port)
+	}
+}
+
 func TestBackgroundThatDiesFailsTheWait(t *testing.T) {
 	f := loadFixture(t, "background-dies.md")
 	start := time.Now()

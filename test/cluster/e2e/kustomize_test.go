@@ -35,10 +35,18 @@ func TestKustomize(t *testing.T) {
 	})
 
 	t.Run("more than one pod answers", func(t *testing.T) {
-		seen := hostnames(t, svc, 30)
+		// kube-proxy programs the Service's endpoints a moment after the pods
+		// turn ready, so give it up to a minute to spread the requests.
+		var seen map[string]int
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(2 * time.Second) {
+			seen = hostnames(t, svc, 30)
+			if len(seen) >= 2 || time.Now().After(deadline) {
+				break
+			}
+		}
 		t.Logf("answers per pod: %v", seen)
 		if len(seen) < 2 {
-			t.Fatalf("30 requests through the Service reached %d pod(s): %v", len(seen), seen)
+			t.Fatalf("30 requests through the Service reached %d pod(s) for a minute: %v", len(seen), seen)
 		}
 	})
 

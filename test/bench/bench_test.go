@@ -1,0 +1,334 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestPercentile(t *testing.T) {
+	ten := []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for _, tc := range []struct {
+		name   string
+		sorted []time.Duration
+		p      float64
+		want   time.Duration
+	}{
+		{"empty", nil, 50, 0},
+		{"one value is every percentile", []time.Duration{7}, 99, 7},
+		{"median of ten is the fifth", ten, 50, 5},
+		{"p90 of ten is the ninth", ten, 90, 9},
+		{"p99 of ten is the largest", ten, 99, 10},
+		{"p100 is the largest", ten, 100, 10},
+		{"a tiny p is the smallest", ten, 0.1, 1},
+		{"p50 of an odd count is the middle", []time.Duration{1, 2, 3}, 50, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := percentile(tc.sorted, tc.p); got != tc.want {
+				t.Errorf("percentile(%v, %v) = %v, want %v", tc.sorted, tc.p, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCheckExact(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		counts        []int64
+		before, after int64
+		want          Exactness
+		exact         bool
+	}{
+		{"every count once, in any order", []int64{13, 11, 12}, 10, 13, Exactness{Successes: 3, Counted: 3}, true},
+		{"nothing happened", nil, 5, 5, Exactness{}, true},
+		{"a count handed out twice", []int64{11, 12, 12}, 10, 13, Exactness{Successes: 3, Counted: 3, Duplicates: 1, Missing: 1}, false},
+		{"Redis counted a ping nobody got", []int64{11, 12}, 10, 13, Exactness{Successes: 2, Counted: 3, Missing: 1}, false},
+		{"a count Redis never gave", []int64{11, 12, 99}, 10, 12, Exactness{Successes: 3, Counted: 2, OutOfRange: 1}, false},
+		{"a count from before the run", []int64{10, 11}, 10, 12, Exactness{Successes: 2, Counted: 2, OutOfRange: 1, Missing: 1}, false},
+		{"a duplicate out of range counts once, as a duplicate", []int64{11, 99, 99}, 10, 11, Exactness{Successes: 3, Counted: 1, Duplicates: 1, OutOfRange: 1}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := checkExact(tc.counts, tc.before, tc.after)
+			if got != tc.want || got.Exact() != tc.exact {
+				t.Errorf("checkExact(%v, %d, %d) = %+v (exact %v), want %+v (exact %v)",
+					tc.counts, tc.before, tc.after, got, got.Exact(), tc.want, tc.exact)
+			}
+		})
+	}
+}
+
+func TestReadResponse(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw  string
+		wantStatus int
+		wantBody   string
+		wantErr    string
+	}{
+		{
+			name:       "a count",
+			raw:        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\n42\n",
+			wantStatus: 200, wantBody: "42\n",
+		},
+		{
+			name:       "header names in any case",
+			raw:        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n7\n",
+			wantStatus: 200, wantBody: "7\n",
+		},
+		{
+			name:       "an error answer",
+			raw:        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 13\r\n\r\n{\"error\":\"x\"}",
+			wantStatus: 503, wantBody: `{"error":"x"}`,
+		},
+		{name: "chunked", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n7\r\n0\r\n\r\n", wantErr: "Transfer-Encoding"},
+		{name: "no length", raw: "HTTP/1.1 200 OK\r\n\r\n", wantErr: "without Content-Length"},
+		{name: "not HTTP", raw: "+PONG\r\n", wantErr: "malformed status line"},
+		{name: "cut short", raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n1", wantErr: "reading the body"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body, err := readResponse(bufio.NewReader(strings.NewReader(tc.raw)))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || status != tc.wantStatus || string(body) != tc.wantBody {
+				t.Errorf("readResponse = %d, %q, %v; want %d, %q", status, body, err, tc.wantStatus, tc.wantBody)
+			}
+		})
+	}
+}
+
+// TestReadResponseKeepsConnectionUsable reads answers back to back from one
+// stream, as on a keep-alive connection: each read must stop at its body's
+// end, or the next answer would be garbled.
+func TestReadResponseKeepsConnectionUsable(t *testing.T) {
+	stream := strings.Repeat("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n1\n", 3)
+	r := bufio.NewReader(strings.NewReader(stream))
+	for i := range 3 {
+		if status, body, err := readResponse(r); err != nil || status != 200 || string(body) != "1\n" {
+			t.Fatalf("answer %d: %d, %q, %v", i+1, status, body, err)
+		}
+	}
+	if _, _, err := readResponse(r); err == nil {
+		t.Fatal("read a fourth answer from a stream of three")
+	}
+}
+
+// TestDriveChecksEveryAnswer runs the load generator against a stand-in
+// service over loopback: an honest counter must come out exact, and one that
+// sometimes repeats a number must not.
+func TestDriveChecksEveryAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		every int64 // repeat the previous number every so many pings; 0: never
+		exact bool
+	}{
+		{"an honest counter", 0, true},
+		{"a counter that repeats numbers", 7, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var count atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := count.Add(1)
+				if tc.every > 0 && n%tc.every == 0 {
+					n-- // the number an earlier ping already got
+				}
+				fmt.Fprintln(w, n)
+			}))
+			defer srv.Close()
+			result, err := drive(context.Background(), strings.TrimPrefix(srv.URL, "http://"), "/ping", 4, 200*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if result.Errors != 0 || len(result.Counts) == 0 || len(result.Latencies) != len(result.Counts) {
+				t.Fatalf("%d errors (first: %v), %d counts, %d latencies", result.Errors, result.FirstErr, len(result.Counts), len(result.Latencies))
+			}
+			exactness := checkExact(result.Counts, 0, count.Load())
+			if exactness.Exact() != tc.exact {
+				t.Errorf("exactness %+v: exact = %v, want %v", exactness, exactness.Exact(), tc.exact)
+			}
+		})
+	}
+}
+
+func TestDriveCountsErrorAnswers(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"error":"counter unavailable"}`, http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	result, err := drive(context.Background(), strings.TrimPrefix(srv.URL, "http://"), "/ping", 2, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(result.Counts) != 0 || result.Errors == 0 || !strings.Contains(fmt.Sprint(result.FirstErr), "status 503") {
+		t.Errorf("%d counts, %d errors, first %v; want only errors, of status 503", len(result.Counts), result.Errors, result.FirstErr)
+	}
+}
+
+func TestParseRedisBenchmarkCSV(t *testing.T) {
+	out := `"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+"INCR","22291.57","1.415","0.184","0.951","4.207","5.951","53.791"
+`
+	got, err := parseRedisBenchmarkCSV(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := RedisBenchResult{Rate: 22291.57, P50: 951 * time.Microsecond, P99: 5951 * time.Microsecond}
+	if got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	for _, bad := range []string{"", "\"test\",\"rps\"\n", "\"test\",\"rps\"\n\"SET\",\"1\"\n", "ERROR: connection refused\n"} {
+		if _, err := parseRedisBenchmarkCSV(bad); err == nil {
+			t.Errorf("parseRedisBenchmarkCSV(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestParseRESPInteger(t *testing.T) {
+	for _, tc := range []struct {
+		raw     string
+		want    int64
+		wantErr bool
+	}{
+		{"$3\r\n123\r\n", 123, false},
+		{"$-1\r\n", 0, false},
+		{"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n", 0, true},
+		{"$5\r\nhello\r\n", 0, true},
+		{":5\r\n", 0, true},
+	} {
+		got, err := parseRESPInteger(bufio.NewReader(strings.NewReader(tc.raw)))
+		if got != tc.want || (err != nil) != tc.wantErr {
+			t.Errorf("parseRESPInteger(%q) = %d, %v; want %d, error %v", tc.raw, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+func TestParseVmHWM(t *testing.T) {
+	status := "Name:\tpingpong\nVmPeak:\t 1261932 kB\nVmHWM:\t   21480 kB\nVmRSS:\t   20012 kB\n"
+	if got, err := parseVmHWM([]byte(status)); err != nil || got != 21480*1024 {
+		t.Errorf("parseVmHWM = %d, %v; want %d", got, err, 21480*1024)
+	}
+	if _, err := parseVmHWM([]byte("Name:\tpingpong\n")); err == nil {
+		t.Error("parseVmHWM found a peak in a status without one")
+	}
+}
+
+func TestThousands(t *testing.T) {
+	for v, want := range map[float64]string{0: "0", 999.4: "999", 999.5: "1,000", 42500: "42,500", 1234567: "1,234,567"} {
+		if got := thousands(v); got != want {
+			t.Errorf("thousands(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+// TestTargets checks the pass/fail verdicts against hand-made reports, one
+// just inside and one just outside every target.
+func TestTargets(t *testing.T) {
+	level := func(rate float64, p99 time.Duration, errors int, exact bool) Level {
+		n := int(rate) // one second of pings
+		l := Level{
+			Load:       LoadResult{Conns: targetConns, Elapsed: time.Second, Errors: errors, Counts: make([]int64, n), Latencies: make([]time.Duration, n)},
+			Exact:      Exactness{Successes: n, Counted: int64(n)},
+			RedisBench: RedisBenchResult{Rate: 50_000},
+		}
+		for i := range l.Load.Latencies {
+			l.Load.Latencies[i] = p99
+		}
+		if !exact {
+			l.Exact.Duplicates = 1
+		}
+		return l
+	}
+	good := Report{
+		Levels:  []Level{level(45_000, targetP99, 0, true)},
+		PeakRSS: targetRSS,
+		Ready:   []time.Duration{targetReadyTime / 2, targetReadyTime},
+	}
+	bad := Report{
+		Levels:  []Level{level(39_000, targetP99+time.Microsecond, 1, false)},
+		PeakRSS: targetRSS + 1,
+		Ready:   []time.Duration{targetReadyTime / 2, targetReadyTime + time.Millisecond},
+	}
+	for _, tc := range []struct {
+		name   string
+		report Report
+		met    bool
+	}{{"just inside", good, true}, {"just outside", bad, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, target := range tc.report.Targets() {
+				if !target.Measurable || target.Met != tc.met {
+					t.Errorf("%s: measured %s, met = %v (measurable %v), want %v", target.Goal, target.Measured, target.Met, target.Measurable, tc.met)
+				}
+			}
+		})
+	}
+	if targets := (Report{}).Targets(); targets[0].Measurable {
+		t.Errorf("a report without a %d-connection level measured %q", targetConns, targets[0].Goal)
+	}
+}
+
+func TestMachineBusy(t *testing.T) {
+	for _, tc := range []struct {
+		before, after string
+		busy          bool
+	}{
+		{"0.50 0.40 0.30", "1.90 0.80 0.40", false},
+		{"2.50 0.40 0.30", "0.10 0.10 0.10", true},
+		{"0.10 0.10 0.10", "3.00 1.00 0.50", false}, // the benchmark's own load
+		{"unknown", "unknown", false},
+	} {
+		m := Machine{CPUs: 2, LoadBefore: tc.before, LoadAfter: tc.after}
+		if got := m.busy(); got != tc.busy {
+			t.Errorf("busy() with load %q then %q on 2 CPUs = %v, want %v", tc.before, tc.after, got, tc.busy)
+		}
+	}
+}
+
+func TestParseBusyTime(t *testing.T) {
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	stat := "cpu  100 5 50 9000 40 1 2 30 0 0\ncpu0 50 2 25 4500 20 0 1 15 0 0\n"
+	want := (100 + 5 + 50 + 1 + 2 + 30) * 10 * time.Millisecond
+	if got, err := parseBusyTime([]byte(stat)); err != nil || got != want {
+		t.Errorf("parseBusyTime = %v, %v; want %v", got, err, want)
+	}
+	if _, err := parseBusyTime([]byte("intr 1 2 3\n")); err == nil {
+		t.Error("parseBusyTime read a line that is not the cpu line")
+	}
+}
+
+// TestMarkdownShowsWhatWentWrong renders a run with a counting bug on a
+// busy machine: the table must say so in words, not only in numbers.
+func TestMarkdownShowsWhatWentWrong(t *testing.T) {
+	level := Level{
+		Load:       LoadResult{Conns: 50, Elapsed: time.Second, Counts: []int64{1, 2, 2}, Latencies: []time.Duration{time.Millisecond}},
+		Exact:      checkExact([]int64{1, 2, 2}, 0, 3),
+		RedisBench: RedisBenchResult{Rate: 10},
+		OtherCPU:   time.Second,
+	}
+	md := Report{
+		Duration: time.Second,
+		Machine:  Machine{CPUs: 2, LoadBefore: "0.10 0.10 0.10"},
+		Levels:   []Level{level},
+		Image:    ImageInfo{Note: "DOCKER_HOST is not set"},
+	}.Markdown("chart.png")
+	for _, want := range []string{
+		"| 50 | 3 |",
+		"**1 missing, 1 duplicated, 0 out of range**",
+		"| 0 lost or duplicated counts, at every level | 1 of 1 levels inexact | **fail** |",
+		"Image `pingpong:v3`: n/a: DOCKER_HOST is not set.",
+		"**Other programs were using the machine**",
+		"up to 1.00 cores taken by others",
+		"](chart.png)",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q:\n%s", want, md)
+		}
+	}
+}

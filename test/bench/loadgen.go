@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The load generator shares the machine's cores with the service and Redis,
+// so every cycle it spends is one the service does not get. It therefore
+// speaks HTTP/1.1 itself over plain keep-alive connections: one write and
+// one read per request, and none of net/http's client machinery (connection
+// pool, header maps, a request and a response object per request).
+// It understands exactly the responses the service sends: a status line,
+// headers and a body of Content-Length bytes.
+
+// requestTimeout bounds one request: a response slower than this counts as
+// an error, and the connection is replaced.
+const requestTimeout = 5 * time.Second
+
+// LoadResult is what one run of the load generator saw.
+type LoadResult struct {
+	Conns     int
+	Elapsed   time.Duration   // from the first request sent to the last answer
+	Latencies []time.Duration // of the successful requests, sorted
+	Counts    []int64         // the count each successful ping answered
+	Errors    int             // failed connections, non-200 answers, unreadable bodies
+	FirstErr  error           // the first of them, to say what went wrong
+}
+
+// Rate is the successful requests per second.
+func (r LoadResult) Rate() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(len(r.Counts)) / r.Elapsed.Seconds()
+}
+
+// drive sends GET path to addr over conns keep-alive connections, each
+// sending its next request as soon as the last one is answered, for
+// duration. Every connection is opened before the clock starts.
+// Cancelling ctx stops it early.
+func drive(ctx context.Context, addr, path string, conns int, duration time.Duration) (LoadResult, error) {
+	request := []byte("GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\n\r\n")
+	clients := make([]*client, conns)
+	for i := range clients {
+		c, err := dialClient(addr, request)
+		if err != nil {
+			for _, opened := range clients[:i] {
+				opened.close()
+			}
+			return LoadResult{}, err
+		}
+		clients[i] = c
+	}
+	var cancelled atomic.Bool
+	defer context.AfterFunc(ctx, func() { cancelled.Store(true) })()
+	start := time.Now()
+	deadline := start.Add(duration)
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Go(func() { c.run(deadline, &cancelled) })
+	}
+	wg.Wait()
+	result := LoadResult{Conns: conns, Elapsed: time.Since(start)}
+	for _, c := range clients {
+		c.close()
+		result.Latencies = append(result.Latencies, c.latencies...)
+		result.Counts = append(result.Counts, c.counts...)
+		result.Errors += c.errors
+		if result.FirstErr == nil {
+			result.FirstErr = c.firstErr
+		}
+	}
+	slices.Sort(result.Latencies)
+	return result, nil
+}
+
+// client is one keep-alive connection and what it measured.
+type client struct {
+	addr    string
+	request []byte
+	conn    net.Conn
+	reader  *bufio.Reader
+
+	latencies []time.Duration
+	counts    []int64
+	errors    int
+	firstErr  error
+}
+
+func dialClient(addr string, request []byte) (*client, error) {
+	c := &client{addr: addr, request: request}
+	if err := c.dial(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *client) dial() error {
+	conn, err := net.DialTimeout("tcp", c.addr, requestTimeout)
+	if err != nil {
+		return fmt.Errorf("connecting to %s: %w", c.addr, err)
+	}
+	c.conn = conn
+	c.reader = bufio.NewReaderSize(conn, 4096)
+	return nil
+}
+
+func (c *client) close() {
+	if c.conn != nil {
+		c.conn.Close()
+	}
+}
+
+// run sends requests one after the other until deadline. A request under way
+// at the deadline is still waited for, so that its count is not lost to the
+// exactness check.
+func (c *client) run(deadline time.Time, cancelled *atomic.Bool) {
+	for time.Now().Before(deadline) && !cancelled.Load() {
+		if c.conn == nil {
+			if err := c.dial(); err != nil {
+				c.fail(err)
+				time.Sleep(10 * time.Millisecond) // the server is gone or full: do not spin
+				continue
+			}
+		}
+		start := time.Now()
+		count, err := c.ping(start)
+		if err != nil {
+			c.fail(err)
+			var status statusError
+			if !errors.As(err, &status) {
+				// Anything but a well-formed error answer leaves the
+				// connection in an unknown state: start a new one.
+				c.conn.Close()
+				c.conn = nil
+			}
+			continue
+		}
+		c.latencies = append(c.latencies, time.Since(start))
+		c.counts = append(c.counts, count)
+	}
+}
+
+func (c *client) fail(err error) {
+	c.errors++
+	if c.firstErr == nil {
+		c.firstErr = err
+	}
+}
+
+// ping sends one request and returns the count the answer holds.
+func (c *client) ping(start time.Time) (int64, error) {
+	if err := c.conn.SetDeadline(start.Add(requestTimeout)); err != nil {
+		return 0, err
+	}
+	if _, err := c.conn.Write(c.request); err != nil {
+		return 0, err
+	}
+	status, body, err := readResponse(c.reader)
+	if err != nil {
+		return 0, err
+	}
+	if status != 200 {
+		return 0, statusError{status, string(body)}
+	}
+	count, err := strconv.ParseInt(string(bytes.TrimSpace(body)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("answer %q is not a count", body)
+	}
+	return count, nil
+}
+
+// statusError is an answer other than 200, read in full: the connection
+// can carry on.
+type statusError struct {
+	status int
+	body   string
+}
+
+func (e statusError) Error() string {
+	return fmt.Sprintf("status %d: %s", e.status, bytes.TrimSpace([]byte(e.body)))
+}
+
+// readResponse reads one HTTP/1.1 response with a Content-Length body. The
+// body slice is only valid until the next read from r.
+func readResponse(r *bufio.Reader) (status int, body []byte, err error) {
+	line, err := r.ReadSlice('\n')
+	if err != nil {
+		return 0, nil, fmt.Errorf("reading the status line: %w", err)
+	}
+	// "HTTP/1.1 200 OK\r\n"
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+		return 0, nil, fmt.Errorf("malformed status line %q", line)
+	}
+	status, err = strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return 0, nil, fmt.Errorf("malformed status line %q", line)
+	}
+	length := -1
+	for {
+		line, err = r.ReadSlice('\n')
+		if err != nil {
+			return 0, nil, fmt.Errorf("reading the headers: %w", err)
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			break
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			return 0, nil, fmt.Errorf("malformed header %q", line)
+		}
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			if length, err = strconv.Atoi(string(bytes.TrimSpace(value))); err != nil || length < 0 {
+				return 0, nil, fmt.Errorf("malformed Content-Length %q", value)
+			}
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			return 0, nil, fmt.Errorf("unexpected Transfer-Encoding %q", value)
+		}
+	}
+	if length < 0 {
+		return 0, nil, errors.New("response without Content-Length")
+	}
+	if length > r.Size() {
+		return 0, nil, fmt.Errorf("body of %d bytes is larger than any answer of the service", length)
+	}
+	body, err = r.Peek(length)
+	if err != nil {
+		return 0, nil, fmt.Errorf("reading the body: %w", err)
+	}
+	_, _ = r.Discard(length)
+	return status, body, nil
+}

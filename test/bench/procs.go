@@ -1,0 +1,343 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"pingpong/test/harness"
+)
+
+// process is a program the benchmark started. It is stopped by its own PID,
+// never by name: other copies of redis-server may be running on the machine.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	out  *harness.LockedBuffer // stderr, and stdout where it is short
+}
+
+// startProcess runs path with env added to this process's environment. The
+// program's stdout is kept only when keepStdout is set: the service writes
+// one log line per request, which nobody reads during a benchmark.
+func startProcess(env []string, keepStdout bool, path string, args ...string) (*process, error) {
+	out := &harness.LockedBuffer{}
+	cmd := exec.Command(path, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = out
+	if keepStdout {
+		cmd.Stdout = out
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", path, err)
+	}
+	p := &process{name: filepath.Base(path), cmd: cmd, done: make(chan struct{}), out: out}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+func (p *process) pid() int { return p.cmd.Process.Pid }
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop asks the process to end (SIGTERM) and kills it if it has not within
+// ten seconds.
+func (p *process) stop() {
+	if p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// freePort asks the kernel for a loopback port that nothing listens on.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startRedis runs redis-server on a free loopback port with its data in dir,
+// configured as the workshop's compose file runs it: append-only persistence.
+func startRedis(dir string) (*process, string, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, "", err
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	p, err := startProcess(nil, true, "redis-server",
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+		"--appendonly", "yes", "--save", "", "--daemonize", "no")
+	if err != nil {
+		return nil, "", err
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if _, err := redisGet(addr, "pingpong:probe"); err == nil {
+			return p, addr, nil
+		}
+		if p.exited() {
+			return nil, "", fmt.Errorf("redis-server exited:\n%s", p.out)
+		}
+	}
+	p.stop()
+	return nil, "", fmt.Errorf("redis-server did not answer on %s within 10s:\n%s", addr, p.out)
+}
+
+// redisGet reads an integer key over a connection of its own, in the Redis
+// protocol (RESP); a missing key is 0. The benchmark needs nothing more of
+// Redis than this, so it needs no client library.
+func redisGet(addr, key string) (int64, error) {
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		return 0, err
+	}
+	if _, err := fmt.Fprintf(conn, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(key), key); err != nil {
+		return 0, err
+	}
+	return parseRESPInteger(bufio.NewReader(conn))
+}
+
+// parseRESPInteger reads the answer to GET of a counter key: a bulk string
+// holding an integer, a null bulk string for a missing key, or an error.
+func parseRESPInteger(r *bufio.Reader) (int64, error) {
+	header, err := r.ReadString('\n')
+	if err != nil {
+		return 0, fmt.Errorf("reading the answer of redis: %w", err)
+	}
+	header = strings.TrimRight(header, "\r\n")
+	switch {
+	case header == "$-1":
+		return 0, nil
+	case strings.HasPrefix(header, "-"):
+		return 0, fmt.Errorf("redis: %s", header[1:])
+	case !strings.HasPrefix(header, "$"):
+		return 0, fmt.Errorf("unexpected answer from redis: %q", header)
+	}
+	value, err := r.ReadString('\n')
+	if err != nil {
+		return 0, fmt.Errorf("reading the answer of redis: %w", err)
+	}
+	n, err := strconv.ParseInt(strings.TrimRight(value, "\r\n"), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("redis holds %q, not a count", value)
+	}
+	return n, nil
+}
+
+// buildApp builds the v3 service the way its Dockerfile does: static, from
+// the stage's own module, without paths of the build machine and without
+// symbol tables.
+func buildApp(root, dir string) (string, error) {
+	bin := filepath.Join(dir, "pingpong")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=bench", "-o", bin, ".")
+	cmd.Dir = filepath.Join(root, "v3_redis_counter")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off") // the stage's own go.mod, as in the image
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// app is a running v3 service.
+type app struct {
+	*process
+	addr string
+}
+
+// startApp starts the service on a free port against the Redis at redisAddr
+// and returns it once GET /readyz answers 200, with the time that took from
+// the start of the process.
+func startApp(bin, redisAddr, logLevel string) (*app, time.Duration, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, 0, err
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	env := []string{"PORT=" + strconv.Itoa(port), "REDIS_ADDR=" + redisAddr, "LOG_LEVEL=" + logLevel}
+	start := time.Now()
+	p, err := startProcess(env, false, bin)
+	if err != nil {
+		return nil, 0, err
+	}
+	a := &app{process: p, addr: addr}
+	ready, err := waitReady(a, start)
+	if err != nil {
+		p.stop()
+		return nil, 0, err
+	}
+	return a, ready, nil
+}
+
+// waitReady polls /readyz every millisecond, each time on a new connection
+// (a refused one costs microseconds), until it answers 200.
+func waitReady(a *app, start time.Time) (time.Duration, error) {
+	client := &http.Client{
+		Timeout:   time.Second,
+		Transport: &http.Transport{DisableKeepAlives: true},
+	}
+	url := "http://" + a.addr + "/readyz"
+	for time.Since(start) < 10*time.Second {
+		if resp, err := client.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return time.Since(start), nil
+			}
+		}
+		if a.exited() {
+			return 0, fmt.Errorf("the service exited before it was ready:\n%s", a.out)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return 0, fmt.Errorf("%s did not answer 200 within 10s:\n%s", url, a.out)
+}
+
+// peakRSS is the most memory the process has held in RAM since it started
+// (VmHWM, the "high water mark" of its resident set), in bytes.
+func peakRSS(pid int) (int64, error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseVmHWM(status)
+}
+
+func parseVmHWM(status []byte) (int64, error) {
+	for line := range strings.Lines(string(status)) {
+		value, ok := strings.CutPrefix(line, "VmHWM:")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(value) // "12345 kB"
+		if len(fields) != 2 || fields[1] != "kB" {
+			break
+		}
+		kb, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			break
+		}
+		return kb * 1024, nil
+	}
+	return 0, errors.New("no VmHWM line in /proc/<pid>/status")
+}
+
+// cpuTime is the CPU time (user and system) the process has used so far.
+func cpuTime(pid int) (time.Duration, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces: count fields from
+	// after it. utime and stime are fields 14 and 15 of the whole line.
+	_, rest, ok := bytes.Cut(stat, []byte(") "))
+	fields := strings.Fields(string(rest))
+	if !ok || len(fields) < 13 {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("unexpected /proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	// The kernel counts in USER_HZ, which is 100 on every Linux platform Go
+	// supports.
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
+// incrbyCount reads from the service's /metrics how many INCRBY round trips
+// its counter has made so far: the count of the batch size histogram.
+func incrbyCount(addr string) (int64, error) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	return parseMetric(resp.Body, "pingpong_counter_batch_size_count")
+}
+
+// parseMetric finds an unlabelled sample in the Prometheus text format.
+func parseMetric(r io.Reader, name string) (int64, error) {
+	scanner := bufio.NewScanner(r)
+	for scanner.Scan() {
+		value, ok := strings.CutPrefix(scanner.Text(), name+" ")
+		if !ok {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s %q: %w", name, value, err)
+		}
+		return int64(f), nil
+	}
+	if err := scanner.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("no %s in the metrics", name)
+}
+
+// machineBusyTime is the CPU time all the machine's CPUs together have
+// spent on anything but idling (steal included: time the hypervisor gave
+// to other machines), from the first line of /proc/stat.
+func machineBusyTime() (time.Duration, error) {
+	stat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseBusyTime(stat)
+}
+
+func parseBusyTime(stat []byte) (time.Duration, error) {
+	line, _, _ := strings.Cut(string(stat), "\n")
+	fields := strings.Fields(line)
+	// cpu user nice system idle iowait irq softirq steal ...
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return 0, errors.New("unexpected /proc/stat")
+	}
+	var ticks int64
+	for i, f := range fields[1:9] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("unexpected /proc/stat: %w", err)
+		}
+		if i != 3 && i != 4 { // idle and iowait
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
