@@ -201,25 +201,21 @@ func TestUnmarkedAndMalformedBlocks(t *testing.T) {
 	}
 }
 
-func TestBackgroundServerWithWait(t *testing.T) {
-	f := loadFixture(t, "background.md")
-	res := f.run(t, testRunner(t))
-	if len(res.Failures) > 0 || res.Skipped != "" {
-		t.Fatalf("want a pass, got %+v", res)
-	}
-	if portBusy(f.port) {
-		t.Errorf("the background server still listens on %d after the README", f.port)
-	}
-}
-
-func TestStopFreesThePortForTheNextBlock(t *testing.T) {
-	f := loadFixture(t, "stop.md")
-	res := f.run(t, testRunner(t))
-	if len(res.Failures) > 0 || res.Skipped != "" {
-		t.Fatalf("want a pass (the first server stopped, the second one on its port), got %+v", res)
-	}
-	if portBusy(f.port) {
-		t.Errorf("a background server still listens on %d after the README", f.port)
+// TestBackgroundServers starts servers in the background: one stopped at
+// the end of the README, and one stopped by <!-- stop --> so that a second
+// one can take its port, as after a learner's Ctrl+C.
+func TestBackgroundServers(t *testing.T) {
+	for _, fixture := range []string{"background.md", "stop.md"} {
+		t.Run(fixture, func(t *testing.T) {
+			f := loadFixture(t, fixture)
+			res := f.run(t, testRunner(t))
+			if len(res.Failures) > 0 || res.Skipped != "" {
+				t.Fatalf("want a pass, got %+v", res)
+			}
+			if portBusy(f.port) {
+				t.Errorf("a background server still listens on %d after the README", f.port)
+			}
+		})
 	}
 }
 

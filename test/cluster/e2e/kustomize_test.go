@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"sigs.k8s.io/yaml"
+	"pingpong/test/harness"
 )
 
 // The plain manifests, as a learner applies them: every pod becomes Ready, the Service counts
@@ -116,39 +114,20 @@ func (c *cluster) waitReplaced(t *testing.T, ns, name, oldUID string) {
 // commands of k8s/README.md use.
 func (c *cluster) manifests(t *testing.T, ns, host, component string) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "k8s")
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join(c.repo, "k8s"))); err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, "kustomization.yaml")
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var k map[string]any
-	if err := yaml.Unmarshal(data, &k); err != nil {
-		t.Fatal(err)
-	}
 	replace := func(kind, path string) map[string]any {
 		return map[string]any{
 			"target": map[string]any{"kind": kind, "name": "pingpong"},
 			"patch":  `[{"op": "replace", "path": "` + path + `", "value": "` + host + `"}]`,
 		}
 	}
-	k["namespace"] = ns
-	k["components"] = []string{component}
-	switch component {
-	case "ingress":
-		k["patches"] = []any{replace("Ingress", "/spec/rules/0/host")}
-	case "gateway-api":
-		k["patches"] = []any{replace("Gateway", "/spec/listeners/0/hostname"), replace("HTTPRoute", "/spec/hostnames/0")}
-	}
-	out, err := yaml.Marshal(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return harness.CopyK8s(t, func(k map[string]any) {
+		k["namespace"] = ns
+		k["components"] = []string{component}
+		switch component {
+		case "ingress":
+			k["patches"] = []any{replace("Ingress", "/spec/rules/0/host")}
+		case "gateway-api":
+			k["patches"] = []any{replace("Gateway", "/spec/listeners/0/hostname"), replace("HTTPRoute", "/spec/hostnames/0")}
+		}
+	})
 }

@@ -16,6 +16,8 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"pingpong/test/harness"
 )
 
 // Every file under k8s/ holds exactly one object of one kind, which decodes strictly.
@@ -91,32 +93,13 @@ func kustomize(t *testing.T, dir string) []byte {
 // given component, so the test renders exactly what a learner who picked it would apply.
 func kustomizationWith(t *testing.T, component string) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "k8s")
-	if err := os.CopyFS(dir, os.DirFS(repoPath(t, "k8s"))); err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, "kustomization.yaml")
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var k map[string]any
-	if err := yaml.Unmarshal(data, &k); err != nil {
-		t.Fatal(err)
-	}
-	components, _ := k["components"].([]any)
-	if len(components) != 1 {
-		t.Fatalf("kustomization.yaml should pick exactly one component, has %v", components)
-	}
-	k["components"] = []string{component}
-	out, err := yaml.Marshal(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return harness.CopyK8s(t, func(k map[string]any) {
+		components, _ := k["components"].([]any)
+		if len(components) != 1 {
+			t.Fatalf("kustomization.yaml should pick exactly one component, has %v", components)
+		}
+		k["components"] = []string{component}
+	})
 }
 
 // Every top-level manifest is listed in kustomization.yaml: a file that is not applied is a
