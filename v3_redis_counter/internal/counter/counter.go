@@ -10,7 +10,7 @@
 // One INCR per ping would still cap the service at one Redis round trip per
 // request. So the Counter coalesces: requests that arrive while a round trip
 // is under way wait together, and the next round trip increments by all of
-// them at once (see Counter.Next).
+// them at once (see Counter.serve).
 package counter
 
 import (
@@ -23,13 +23,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-const (
-	// maxBatch bounds how many pings one INCRBY serves.
-	maxBatch = 512
-	// inFlight is how many INCRBY round trips may be under way at once: a
-	// few keep the connection busy while the next batch gathers.
-	inFlight = 4
-)
+// maxBatch bounds how many pings one INCRBY serves.
+const maxBatch = 512
 
 // ErrClosed is returned by Next after Close.
 var ErrClosed = errors.New("counter closed")
@@ -43,7 +38,7 @@ type Counter struct {
 	requests chan request
 	closed   chan struct{}
 	close    sync.Once
-	workers  sync.WaitGroup
+	worker   sync.WaitGroup
 }
 
 // request is one waiting ping: the worker answers on reply.
@@ -68,9 +63,11 @@ func New(client *redis.Client, key string, timeout time.Duration, metrics *Metri
 		requests: make(chan request),
 		closed:   make(chan struct{}),
 	}
-	for range inFlight {
-		c.workers.Go(c.work)
-	}
+	// One worker, so one round trip at a time: while it is under way, the
+	// requests that arrive queue up, and the next round trip serves them all.
+	// More round trips at once would only split the same pings into smaller
+	// batches, each costing Redis and this process the same work as a big one.
+	c.worker.Go(c.work)
 	return c
 }
 
@@ -85,7 +82,7 @@ func (c *Counter) Next(ctx context.Context) (int64, error) {
 	case <-c.closed:
 		return 0, ErrClosed
 	}
-	res := <-req.reply // a worker always answers
+	res := <-req.reply // the worker always answers
 	return res.count, res.err
 }
 
@@ -119,7 +116,7 @@ func (c *Counter) work() {
 //
 // Why this is exact: INCRBY n adds n and returns the new value, high, in one
 // atomic step, so the n numbers high-n+1 .. high belong to this call alone.
-// No other INCRBY, from this worker, another worker or another replica, can
+// No other INCRBY, from this process or another replica, can
 // return a value in that range. Handing each request one number of the range
 // therefore gives every ping a distinct count, and the key ends equal to the
 // number of pings counted.
@@ -183,10 +180,10 @@ func (c *Counter) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the workers once the requests under way are answered. Call it
+// Close stops the worker once the requests under way are answered. Call it
 // after the HTTP server has stopped, so no new request arrives. Closing twice
 // is harmless.
 func (c *Counter) Close() {
 	c.close.Do(func() { close(c.closed) })
-	c.workers.Wait()
+	c.worker.Wait()
 }
