@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -217,6 +218,29 @@ func TestParseVmHWM(t *testing.T) {
 	}
 	if _, err := parseVmHWM([]byte("Name:\tpingpong\n")); err == nil {
 		t.Error("parseVmHWM found a peak in a status without one")
+	}
+}
+
+func TestAllowedCPUs(t *testing.T) {
+	for _, tc := range []struct {
+		list    string
+		want    []int
+		wantErr bool
+	}{
+		{list: "0-1", want: []int{0, 1}},
+		{list: "3", want: []int{3}},
+		{list: "0,2-3,8", want: []int{0, 2, 3, 8}},
+		{list: "1-0", wantErr: true},
+		{list: "a-b", wantErr: true},
+	} {
+		status := "Name:\tbench\nCpus_allowed:\tff\nCpus_allowed_list:\t" + tc.list + "\nMems_allowed:\t1\n"
+		got, err := allowedCPUs([]byte(status))
+		if !slices.Equal(got, tc.want) || (err != nil) != tc.wantErr {
+			t.Errorf("allowedCPUs(%q) = %v, %v; want %v, error %v", tc.list, got, err, tc.want, tc.wantErr)
+		}
+	}
+	if _, err := allowedCPUs([]byte("Name:\tbench\n")); err == nil {
+		t.Error("allowedCPUs found CPUs in a status without a Cpus_allowed_list line")
 	}
 }
 

@@ -60,6 +60,7 @@ type options struct {
 	logLevel    string
 	readyStarts int
 	bin         string
+	pin         bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -72,6 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "the service's LOG_LEVEL: info writes one access log line per request, as deployed")
 	fs.IntVar(&o.readyStarts, "ready-starts", 5, "how many times to start the service to time start-up")
 	fs.StringVar(&o.bin, "bin", "", "benchmark this service binary instead of building v3_redis_counter, to compare a change")
+	fs.BoolVar(&o.pin, "pin", true, "give the server under test a CPU of its own, and the load generator another (needs 2 CPUs and taskset)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -128,6 +130,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	// Pin after the build, which is better off with every CPU. Redis, and
+	// everything else this program starts, inherit its CPU.
+	pin := choosePinning(o.pin)
+	if pin.pinned() {
+		if err := move(os.Getpid(), pin.client); err != nil {
+			return err
+		}
+	}
+	report.Machine.Pinning = pin.note
 	if err := os.Mkdir(filepath.Join(work, "redis"), 0o755); err != nil {
 		return err
 	}
@@ -142,7 +153,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// machine. The last instance started is the one benchmarked.
 	var svc *app
 	for i := range o.readyStarts {
-		a, ready, err := startApp(bin, redisAddr, o.logLevel)
+		a, ready, err := startApp(bin, redisAddr, o.logLevel, pin.server)
 		if err != nil {
 			return err
 		}
@@ -161,7 +172,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		level, err := measureLevel(ctx, svc, redis, redisAddr, conns, o.duration)
+		level, err := measureLevel(ctx, svc, redis, redisAddr, conns, o.duration, pin)
 		if err != nil {
 			return err
 		}
@@ -200,7 +211,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // measureLevel drives /ping, then redis-benchmark, at one concurrency.
-func measureLevel(ctx context.Context, svc *app, redis *process, redisAddr string, conns int, duration time.Duration) (Level, error) {
+func measureLevel(ctx context.Context, svc *app, redis *process, redisAddr string, conns int, duration time.Duration, pin pinning) (Level, error) {
 	before, err := redisGet(redisAddr, counterKey)
 	if err != nil {
 		return Level{}, fmt.Errorf("reading the count: %w", err)
@@ -235,8 +246,19 @@ func measureLevel(ctx context.Context, svc *app, redis *process, redisAddr strin
 	// What the machine did besides the three: other programs, the kernel's
 	// own threads, or other virtual machines on the same host.
 	level.OtherCPU = max(0, busyAfter-busyBefore-level.AppCPU-level.RedisCPU-level.ClientCPU)
+	// Now Redis is the server under test: it gets the service's CPU.
+	if pin.pinned() {
+		if err := move(redis.pid(), pin.server); err != nil {
+			return Level{}, err
+		}
+	}
 	if level.RedisBench, err = redisBenchmark(ctx, redisAddr, conns, duration); err != nil {
 		return Level{}, err
+	}
+	if pin.pinned() {
+		if err := move(redis.pid(), pin.client); err != nil {
+			return Level{}, err
+		}
 	}
 	return level, nil
 }

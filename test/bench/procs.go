@@ -22,7 +22,6 @@ import (
 // process is a program the benchmark started. It is stopped by its own PID,
 // never by name: other copies of redis-server may be running on the machine.
 type process struct {
-	name string
 	cmd  *exec.Cmd
 	done chan struct{}
 	out  *harness.LockedBuffer // stderr, and stdout where it is short
@@ -42,7 +41,7 @@ func startProcess(env []string, keepStdout bool, path string, args ...string) (*
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", path, err)
 	}
-	p := &process{name: filepath.Base(path), cmd: cmd, done: make(chan struct{}), out: out}
+	p := &process{cmd: cmd, done: make(chan struct{}), out: out}
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	return p, nil
 }
@@ -174,10 +173,10 @@ type app struct {
 	addr string
 }
 
-// startApp starts the service on a free port against the Redis at redisAddr
-// and returns it once GET /readyz answers 200, with the time that took from
-// the start of the process.
-func startApp(bin, redisAddr, logLevel string) (*app, time.Duration, error) {
+// startApp starts the service on a free port against the Redis at redisAddr,
+// on cpu alone when it is set, and returns it once GET /readyz answers 200,
+// with the time that took from the start of the process.
+func startApp(bin, redisAddr, logLevel, cpu string) (*app, time.Duration, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, 0, err
@@ -185,7 +184,8 @@ func startApp(bin, redisAddr, logLevel string) (*app, time.Duration, error) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	env := []string{"PORT=" + strconv.Itoa(port), "REDIS_ADDR=" + redisAddr, "LOG_LEVEL=" + logLevel}
 	start := time.Now()
-	p, err := startProcess(env, false, bin)
+	path, args := onCPU(cpu, bin)
+	p, err := startProcess(env, false, path, args...)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -38,6 +38,7 @@ type Machine struct {
 	CPUModel              string
 	Go, Redis             string
 	LoadBefore, LoadAfter string
+	Pinning               string // which CPUs ran what
 }
 
 // busy reports whether more was running than the machine has CPUs for
@@ -257,6 +258,7 @@ func (r Report) Markdown(chart string) string {
 	fmt.Fprintf(&b, "Machine: %d CPUs (%s), shared by the service, Redis and the load generator; "+
 		"load average %s before and %s after (1, 5, 15 min); %s.\n\n",
 		r.Machine.CPUs, r.Machine.CPUModel, r.Machine.LoadBefore, r.Machine.LoadAfter, r.Machine.Go)
+	fmt.Fprintf(&b, "CPUs: %s.\n\n", r.Machine.Pinning)
 	if others := r.othersCores(); r.Machine.busy() || others > busyOthers {
 		fmt.Fprintf(&b, "**Other programs were using the machine**: a load average of %s (1, 5, 15 min) at the start on %d CPUs, "+
 			"and up to %.2f cores taken by others while /ping was driven. The service, Redis and the load generator "+
