@@ -21,7 +21,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"pingpong/v3_redis_counter/internal/counter"
@@ -113,7 +112,7 @@ func runServer(ctx context.Context, cfg Config, stdout io.Writer) error {
 	defer stopEmbedded()
 	defer client.Close()
 	client.AddHook(metrics.Hook())
-	count := counter.New(client, cfg.CounterKey, cfg.RedisTimeout, metrics)
+	count := counter.NewCoalescer(counter.New(client, cfg.CounterKey, cfg.RedisTimeout), metrics)
 	defer count.Close()
 
 	if cfg.ConfigFile != "" {
@@ -164,9 +163,8 @@ func runAdmin(ctx context.Context, command string, cfg Config, stdout io.Writer)
 	}
 	client := redis.NewClient(opts)
 	defer client.Close()
-	// A one-off command exports no metrics: a registry nobody reads.
-	c := counter.New(client, cfg.CounterKey, cfg.RedisTimeout, counter.NewMetrics(prometheus.NewRegistry()))
-	defer c.Close()
+	// One command, one round trip: the plain counter is all it needs.
+	c := counter.New(client, cfg.CounterKey, cfg.RedisTimeout)
 	switch command {
 	case "reset":
 		if err := c.Reset(ctx); err != nil {

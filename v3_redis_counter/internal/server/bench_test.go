@@ -34,7 +34,7 @@ func benchHandler(b *testing.B, logLevel slog.Level) (http.Handler, *miniredis.M
 	registry := NewRegistry("bench", "bench")
 	metrics := counter.NewMetrics(registry)
 	client.AddHook(metrics.Hook())
-	c := counter.New(client, "bench:count", time.Second, metrics)
+	c := counter.NewCoalescer(counter.New(client, "bench:count", time.Second), metrics)
 	b.Cleanup(c.Close)
 	logger := slog.New(slog.NewJSONHandler(discard{}, &slog.HandlerOptions{Level: logLevel}))
 	return NewServer(Deps{

@@ -33,7 +33,7 @@ func newFixture(t *testing.T, token string) fixture {
 	registry := NewRegistry("v9.9.9", "abc123")
 	metrics := counter.NewMetrics(registry)
 	client.AddHook(metrics.Hook())
-	c := counter.New(client, "test:count", 300*time.Millisecond, metrics)
+	c := counter.NewCoalescer(counter.New(client, "test:count", 300*time.Millisecond), metrics)
 	t.Cleanup(c.Close)
 	ready := NewReadiness(c.Ping)
 	srv := httptest.NewServer(NewServer(Deps{
