@@ -54,7 +54,7 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/healthz", "", 200, "text/plain; charset=utf-8", "ok\n"},
 		{"GET", "/readyz", "", 200, "text/plain; charset=utf-8", "ready\n"},
 		{"POST", "/ping", "", 405, "application/json", `{"error":"method not allowed"}` + "\n"},
-		{"GET", "/missing", "", 404, "text/plain; charset=utf-8", "404 page not found\n"},
+		{"GET", "/missing", "", 404, "application/json", `{"error":"not found"}` + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"net/http"
 	"sync/atomic"
 )
 
@@ -17,4 +18,19 @@ func (r *readiness) check() error {
 		return errors.New("shutting down")
 	}
 	return nil
+}
+
+// closeWhileDraining asks every client to close its connection once shutdown
+// has begun. A keep-alive client would otherwise go on sending its requests
+// down its connection to this instance until Shutdown closes it, and a
+// request sent just as it closes is lost. With "Connection: close" each busy
+// connection gets one more answer, then the client opens a new one, which
+// the load balancer gives to an instance that stays.
+func closeWhileDraining(ready *readiness, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ready.shuttingDown.Load() {
+			w.Header().Set("Connection", "close") // net/http closes the connection after this answer
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -45,3 +45,7 @@ func (s *statusRecorder) WriteHeader(status int) {
 	s.status = status
 	s.ResponseWriter.WriteHeader(status)
 }
+
+// Unwrap gives http.ResponseController the writer underneath, so that
+// Flush, deadlines and the like still work through the access log.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

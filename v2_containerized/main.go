@@ -31,6 +31,7 @@ commands:
   serve        run the HTTP server (the default)
   healthcheck  exit 0 if the server on PORT answers /healthz (for a container health check)
   version      print the build version
+  help         print this help
 `
 
 func main() {
@@ -45,9 +46,14 @@ func main() {
 	if err == nil {
 		return
 	}
-	fmt.Fprintf(os.Stderr, "%s: %v\n", filepath.Base(os.Args[0]), err)
+	name := filepath.Base(os.Args[0])
+	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+	if errors.Is(err, errUsage) {
+		fmt.Fprintf(os.Stderr, usage, name)
+		os.Exit(2)
+	}
 	var configErr *ConfigError
-	if errors.As(err, &configErr) || errors.Is(err, errUsage) {
+	if errors.As(err, &configErr) {
 		os.Exit(2)
 	}
 	os.Exit(1)
@@ -59,26 +65,30 @@ var errUsage = errors.New("unknown command")
 // arguments, environment and output, so tests start the real thing with
 // their own.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
 	command := "serve"
 	if len(args) > 1 {
 		command = args[1]
 	}
+	// Commands that need no configuration work whatever the environment holds.
 	switch command {
-	case "serve":
-		return runServer(ctx, cfg, stdout)
-	case "healthcheck":
-		return healthcheck(ctx, cfg.Port)
+	case "help", "-h", "-help", "--help":
+		_, err := fmt.Fprintf(stdout, usage, filepath.Base(args[0]))
+		return err
 	case "version":
 		_, err := fmt.Fprintf(stdout, "%s (%s)\n", version, revision)
 		return err
+	case "serve", "healthcheck":
 	default:
-		fmt.Fprintf(stdout, usage, filepath.Base(args[0]))
 		return fmt.Errorf("%w %q", errUsage, command)
 	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	if command == "healthcheck" {
+		return healthcheck(ctx, cfg.Port)
+	}
+	return runServer(ctx, cfg, stdout)
 }
 
 // runServer starts the HTTP server and serves until ctx is cancelled.

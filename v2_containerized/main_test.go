@@ -32,16 +32,51 @@ func TestMain(m *testing.M) {
 // and arguments, and returns its exit status and stderr.
 func runMain(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
+	code, _, stderr := runMainOutput(t, env, args...)
+	return code, stderr
+}
+
+// runMainOutput is runMain that also returns what main printed on stdout.
+func runMainOutput(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(env, "PINGPONG_RUN_MAIN=1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {
 		t.Fatalf("running main: %v", err)
 	}
-	return cmd.ProcessState.ExitCode(), stderr.String()
+	return cmd.ProcessState.ExitCode(), out.String(), errOut.String()
+}
+
+// TestCommandsWithoutConfiguration: help and version need no configuration,
+// so they work even when the environment holds a bad value; an unknown
+// command is a usage error, with the usage on stderr.
+func TestCommandsWithoutConfiguration(t *testing.T) {
+	badEnv := []string{"PORT=abc"}
+	tests := []struct {
+		args                   []string
+		wantCode               int
+		wantStdout, wantStderr string
+	}{
+		{[]string{"help"}, 0, "usage: pingpong [command]", ""},
+		{[]string{"-h"}, 0, "usage: pingpong [command]", ""},
+		{[]string{"--help"}, 0, "usage: pingpong [command]", ""},
+		{[]string{"version"}, 0, "dev (unknown)\n", ""},
+		{[]string{"dance"}, 2, "", "pingpong: unknown command \"dance\"\nusage: pingpong [command]"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, stdout, stderr := runMainOutput(t, badEnv, tt.args...)
+			if code != tt.wantCode || !strings.HasPrefix(stdout, tt.wantStdout) || !strings.HasPrefix(stderr, tt.wantStderr) ||
+				(tt.wantStdout == "") != (stdout == "") || (tt.wantStderr == "") != (stderr == "") {
+				t.Errorf("exit %d, stdout %q, stderr %q\nwant exit %d, stdout starting %q, stderr starting %q",
+					code, stdout, stderr, tt.wantCode, tt.wantStdout, tt.wantStderr)
+			}
+		})
+	}
 }
 
 func TestMainRejectsBadConfigWithOneLineAndStatus2(t *testing.T) {
@@ -54,7 +89,6 @@ func TestMainRejectsBadConfigWithOneLineAndStatus2(t *testing.T) {
 		{"PORT=70000", nil, `pingpong: invalid PORT="70000"`},
 		{"LOG_LEVEL=loud", nil, `pingpong: invalid LOG_LEVEL="loud"`},
 		{"SHUTDOWN_TIMEOUT=soon", nil, `pingpong: invalid SHUTDOWN_TIMEOUT="soon"`},
-		{"PORT=5000", []string{"dance"}, `pingpong: unknown command "dance"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env+" "+strings.Join(tt.args, " "), func(t *testing.T) {
@@ -200,6 +234,55 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	close(release)
 	if got := <-answered; got != "done" {
 		t.Errorf("in-flight request got %q, want %q", got, "done")
+	}
+	if err := <-served; err != nil {
+		t.Errorf("serve returned %v, want nil", err)
+	}
+}
+
+// TestDrainAsksKeepAliveClientsToReconnect: once shutdown begins, every
+// answer during SHUTDOWN_DELAY carries "Connection: close", so a keep-alive
+// client reconnects (to another instance) instead of sending its next request
+// down a connection that Shutdown is about to close. Before shutdown, the
+// same client keeps its connection.
+func TestDrainAsksKeepAliveClientsToReconnect(t *testing.T) {
+	ready := &readiness{}
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + listener.Addr().String()
+	srv := &http.Server{Handler: newServer(slog.New(slog.DiscardHandler), instance{}, "hi", ready)}
+	cfg := Config{ShutdownDelay: time.Second, ShutdownTimeout: 5 * time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, srv, listener, ready, cfg, slog.New(slog.DiscardHandler)) }()
+
+	client := &http.Client{Transport: &http.Transport{}} // keep-alive, as load generators and proxies use
+	defer client.CloseIdleConnections()
+	ping := func() *http.Response {
+		t.Helper()
+		resp, err := client.Get(url + "/ping")
+		if err != nil {
+			t.Fatalf("GET /ping: %v", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	// resp.Close is how net/http's client reports "Connection: close".
+	if resp := ping(); resp.Close {
+		t.Error("before shutdown: the answer closed the connection, want it kept")
+	}
+	cancel()
+	for deadline := time.Now().Add(time.Second); !ready.shuttingDown.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("readiness did not fail within 1s of the signal")
+		}
+	}
+	resp := ping()
+	if resp.StatusCode != http.StatusOK || !resp.Close {
+		t.Errorf("during the drain: %d, close %v; want 200 with Connection: close", resp.StatusCode, resp.Close)
 	}
 	if err := <-served; err != nil {
 		t.Errorf("serve returned %v, want nil", err)

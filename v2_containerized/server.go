@@ -17,7 +17,8 @@ func newServer(logger *slog.Logger, info instance, greeting string, ready *readi
 	router := mux.NewRouter()
 	addRoutes(router, info, greeting, ready)
 	router.MethodNotAllowedHandler = methodNotAllowed(router)
-	return accessLog(logger, http.MaxBytesHandler(router, maxRequestBytes))
+	router.NotFoundHandler = notFound()
+	return accessLog(logger, closeWhileDraining(ready, http.MaxBytesHandler(router, maxRequestBytes)))
 }
 
 // addRoutes lists every route on one screen: this is the API surface.
@@ -26,6 +27,13 @@ func addRoutes(router *mux.Router, info instance, greeting string, ready *readin
 	router.Handle("/ping", handlePing()).Methods(http.MethodGet, http.MethodHead)
 	router.Handle("/healthz", handleHealthz()).Methods(http.MethodGet, http.MethodHead)
 	router.Handle("/readyz", handleReadyz(ready)).Methods(http.MethodGet, http.MethodHead)
+}
+
+// notFound answers 404 in the same JSON shape as every other error.
+func notFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "not found")
+	})
 }
 
 // methodNotAllowed answers 405 with the Allow header that HTTP requires

@@ -22,13 +22,18 @@ func serve(ctx context.Context, srv *http.Server, listener net.Listener, ready *
 	case <-ctx.Done():
 	}
 
-	// Fail readiness first, so load balancers stop choosing this instance.
+	// Fail readiness first, so load balancers stop choosing this instance,
+	// and from now on answer every request with "Connection: close", so that
+	// keep-alive clients move to another instance (closeWhileDraining).
 	ready.shuttingDown.Store(true)
 	logger.Info("shutting down", "delay", cfg.ShutdownDelay.String(), "timeout", cfg.ShutdownTimeout.String())
 	// Keep serving while they notice: Kubernetes removes a pod from its
-	// Service endpoints a few seconds after the pod starts terminating.
+	// Service endpoints a few seconds after the pod starts terminating. Not
+	// srv.SetKeepAlivesEnabled(false) here: it would close the idle
+	// connections at once, under a request a client may be sending.
 	time.Sleep(cfg.ShutdownDelay)
-	// Stop accepting connections and let in-flight requests finish in time.
+	// Stop accepting connections, close the idle ones, and let in-flight
+	// requests finish in time.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {

@@ -42,6 +42,7 @@ commands:
   reset        set the count back to zero (the next ping answers 1)
   healthcheck  exit 0 if the server on PORT answers /healthz (for a container health check)
   version      print the build version
+  help         print this help
 `
 
 func main() {
@@ -56,9 +57,14 @@ func main() {
 	if err == nil {
 		return
 	}
-	fmt.Fprintf(os.Stderr, "%s: %v\n", filepath.Base(os.Args[0]), err)
+	name := filepath.Base(os.Args[0])
+	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+	if errors.Is(err, errUsage) {
+		fmt.Fprintf(os.Stderr, usage, name)
+		os.Exit(2)
+	}
 	var configErr *ConfigError
-	if errors.As(err, &configErr) || errors.Is(err, errUsage) {
+	if errors.As(err, &configErr) {
 		os.Exit(2)
 	}
 	os.Exit(1)
@@ -70,27 +76,33 @@ var errUsage = errors.New("unknown command")
 // arguments, environment and output, so tests start the real thing with
 // their own.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
 	command := "serve"
 	if len(args) > 1 {
 		command = args[1]
 	}
+	// Commands that need no configuration work whatever the environment holds.
 	switch command {
-	case "serve":
-		return runServer(ctx, cfg, stdout)
+	case "help", "-h", "-help", "--help":
+		_, err := fmt.Fprintf(stdout, usage, filepath.Base(args[0]))
+		return err
+	case "version":
+		_, err := fmt.Fprintf(stdout, "%s (%s)\n", version, revision)
+		return err
+	case "serve", "count", "reset", "healthcheck":
+	default:
+		return fmt.Errorf("%w %q", errUsage, command)
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	switch command {
 	case "count", "reset":
 		return runAdmin(ctx, command, cfg, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, cfg.Port)
-	case "version":
-		_, err := fmt.Fprintf(stdout, "%s (%s)\n", version, revision)
-		return err
 	default:
-		fmt.Fprintf(stdout, usage, filepath.Base(args[0]))
-		return fmt.Errorf("%w %q", errUsage, command)
+		return runServer(ctx, cfg, stdout)
 	}
 }
 

@@ -6,15 +6,15 @@ import (
 	"time"
 )
 
-// accessLog writes one line per request. Health probes arrive every few
-// seconds from Docker or Kubernetes, so they are logged at debug level only.
+// accessLog writes one line per request. Health probes and Prometheus
+// scrapes arrive every few seconds, so they are logged at debug level only.
 func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		recorder := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(recorder, r)
 		level := slog.LevelInfo
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
 			level = slog.LevelDebug
 		}
 		logger.LogAttrs(r.Context(), level, "request",
@@ -36,3 +36,7 @@ func (s *statusRecorder) WriteHeader(status int) {
 	s.status = status
 	s.ResponseWriter.WriteHeader(status)
 }
+
+// Unwrap gives http.ResponseController the writer underneath, so that
+// Flush, deadlines and the like still work through the access log.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

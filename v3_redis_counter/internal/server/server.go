@@ -39,8 +39,8 @@ func NewServer(d Deps) http.Handler {
 	router := mux.NewRouter()
 	addRoutes(router, d)
 	router.MethodNotAllowedHandler = methodNotAllowed(router)
-	router.NotFoundHandler = instrument(d.Registry, "not_found", http.NotFoundHandler())
-	return accessLog(d.Logger, inFlight(d.Registry, http.MaxBytesHandler(router, maxRequestBytes)))
+	router.NotFoundHandler = instrument(d.Registry, "not_found", notFound())
+	return accessLog(d.Logger, inFlight(d.Registry, closeWhileDraining(d.Ready, http.MaxBytesHandler(router, maxRequestBytes))))
 }
 
 // addRoutes lists every route on one screen: this is the API surface. Each
@@ -60,6 +60,13 @@ func addRoutes(router *mux.Router, d Deps) {
 	handle("/healthz", handleHealthz(), http.MethodGet, http.MethodHead)
 	handle("/readyz", handleReadyz(d.Ready), http.MethodGet, http.MethodHead)
 	handle("/metrics", handleMetrics(d.Registry), http.MethodGet)
+}
+
+// notFound answers 404 in the same JSON shape as every other error.
+func notFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "not found")
+	})
 }
 
 // methodNotAllowed answers 405 with the Allow header that HTTP requires

@@ -54,6 +54,7 @@ type response struct {
 	status int
 	header http.Header
 	body   string
+	closed bool // the server answered "Connection: close"
 }
 
 // do sends one request with the given headers ("Name: value").
@@ -76,7 +77,7 @@ func (f fixture) do(t *testing.T, method, path string, headers ...string) respon
 	if err != nil {
 		t.Fatal(err)
 	}
-	return response{resp.StatusCode, resp.Header, string(body)}
+	return response{resp.StatusCode, resp.Header, string(body), resp.Close}
 }
 
 func (r response) assert(t *testing.T, status int, contentType, body string) {
@@ -104,12 +105,27 @@ func TestPingCountsUp(t *testing.T) {
 	}
 }
 
+// TestDrainClosesEachConnectionAfterItsAnswer: once shutdown begins, every
+// answer carries "Connection: close", so a keep-alive client reconnects (to
+// another instance) instead of sending its next request down a connection
+// that Shutdown is about to close. Before that, connections are kept.
+func TestDrainClosesEachConnectionAfterItsAnswer(t *testing.T) {
+	f := newFixture(t, "")
+	if r := f.do(t, "GET", "/ping"); r.status != 200 || r.closed {
+		t.Errorf("before shutdown: %d, closed %v; want 200 on a kept connection", r.status, r.closed)
+	}
+	f.ready.ShutDown()
+	if r := f.do(t, "GET", "/ping"); r.status != 200 || !r.closed {
+		t.Errorf("during the drain: %d, closed %v; want 200 with Connection: close", r.status, r.closed)
+	}
+}
+
 func TestRoutes(t *testing.T) {
 	f := newFixture(t, "")
 	f.do(t, "GET", "/").assert(t, 200, plainText, "Hi there\nhostname: host-1\nversion: v9.9.9\npod: shop/web-1 (10.0.0.7)\n")
 	f.do(t, "GET", "/healthz").assert(t, 200, plainText, "ok\n")
 	f.do(t, "GET", "/readyz").assert(t, 200, plainText, "ready\n")
-	f.do(t, "GET", "/nowhere").assert(t, 404, plainText, "404 page not found\n")
+	f.do(t, "GET", "/nowhere").assert(t, 404, jsonType, `{"error":"not found"}`+"\n")
 
 	notAllowed := f.do(t, "HEAD", "/ping")
 	if notAllowed.status != 405 || notAllowed.header.Get("Allow") != "GET" {
