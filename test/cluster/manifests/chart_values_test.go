@@ -40,22 +40,17 @@ func TestChartDeployment(t *testing.T) {
 			t.Errorf("replicas = %d, want none", *d.Spec.Replicas)
 		}
 	})
-	t.Run("gives a terminating pod the preStop sleep, the shutdown timeout and a margin", func(t *testing.T) {
-		d := app(t, render(t, "shutdown: {preStopSleepSeconds: 7, timeoutSeconds: 30}"))
+	t.Run("gives a terminating pod the drain, the shutdown timeout and a margin", func(t *testing.T) {
+		d := app(t, render(t, "shutdown: {delaySeconds: 7, timeoutSeconds: 30}"))
 		c := d.Spec.Template.Spec.Containers[0]
-		if c.Lifecycle == nil || c.Lifecycle.PreStop.Sleep.Seconds != 7 {
-			t.Errorf("preStop = %+v, want a 7 s sleep", c.Lifecycle)
+		if e := envVar(c, "SHUTDOWN_DELAY"); e == nil || e.Value != "7s" {
+			t.Errorf("SHUTDOWN_DELAY = %+v, want 7s", e)
 		}
 		if e := envVar(c, "SHUTDOWN_TIMEOUT"); e == nil || e.Value != "30s" {
 			t.Errorf("SHUTDOWN_TIMEOUT = %+v, want 30s", e)
 		}
 		if g := d.Spec.Template.Spec.TerminationGracePeriodSeconds; g == nil || *g != 42 {
 			t.Errorf("terminationGracePeriodSeconds = %v, want 7 + 30 + 5", g)
-		}
-	})
-	t.Run("has no preStop hook when the sleep is 0", func(t *testing.T) {
-		if c := appContainer(t, render(t, "shutdown: {preStopSleepSeconds: 0}")); c.Lifecycle != nil {
-			t.Errorf("lifecycle = %+v, want none", c.Lifecycle)
 		}
 	})
 	t.Run("talks to the chart's own Redis, with the password from a file", func(t *testing.T) {

@@ -307,13 +307,15 @@ func checkDeployment(t *testing.T, d *appsv1.Deployment, replicas int32, cm *cor
 	if got := c.LivenessProbe.HTTPGet.Path; got != "/healthz" {
 		t.Errorf("liveness probe path %q, want /healthz", got)
 	}
-	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil {
-		t.Fatal("the app needs a preStop sleep (the image has no shell for an exec hook)")
+	// The drain is the app's own (SHUTDOWN_DELAY): it must be on, and the
+	// kubelet must wait longer than the drain and the shutdown together.
+	delay := durationSeconds(t, c, "SHUTDOWN_DELAY", cm)
+	if delay <= 0 {
+		t.Errorf("SHUTDOWN_DELAY is %ds: terminating pods would not drain their keep-alive clients", delay)
 	}
-	preStop := c.Lifecycle.PreStop.Sleep.Seconds
 	shutdown := durationSeconds(t, c, "SHUTDOWN_TIMEOUT", cm)
-	if grace := spec.TerminationGracePeriodSeconds; grace == nil || *grace < preStop+shutdown {
-		t.Errorf("terminationGracePeriodSeconds %v is less than preStop %ds + SHUTDOWN_TIMEOUT %ds", grace, preStop, shutdown)
+	if grace := spec.TerminationGracePeriodSeconds; grace == nil || *grace <= delay+shutdown {
+		t.Errorf("terminationGracePeriodSeconds %v is not above SHUTDOWN_DELAY %ds + SHUTDOWN_TIMEOUT %ds", grace, delay, shutdown)
 	}
 	for _, name := range []string{"POD_NAME", "POD_NAMESPACE", "POD_IP"} {
 		if e := envVar(c, name); e == nil || e.ValueFrom == nil || e.ValueFrom.FieldRef == nil {
