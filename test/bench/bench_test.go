@@ -2,15 +2,12 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"pingpong/test/harness"
 )
 
 func TestPercentile(t *testing.T) {
@@ -61,115 +58,6 @@ func TestCheckExact(t *testing.T) {
 					tc.counts, tc.before, tc.after, got, got.Exact(), tc.want, tc.exact)
 			}
 		})
-	}
-}
-
-func TestReadResponse(t *testing.T) {
-	for _, tc := range []struct {
-		name, raw  string
-		wantStatus int
-		wantBody   string
-		wantErr    string
-	}{
-		{
-			name:       "a count",
-			raw:        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\n42\n",
-			wantStatus: 200, wantBody: "42\n",
-		},
-		{
-			name:       "header names in any case",
-			raw:        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n7\n",
-			wantStatus: 200, wantBody: "7\n",
-		},
-		{
-			name:       "an error answer",
-			raw:        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 13\r\n\r\n{\"error\":\"x\"}",
-			wantStatus: 503, wantBody: `{"error":"x"}`,
-		},
-		{name: "chunked", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n7\r\n0\r\n\r\n", wantErr: "Transfer-Encoding"},
-		{name: "no length", raw: "HTTP/1.1 200 OK\r\n\r\n", wantErr: "without Content-Length"},
-		{name: "not HTTP", raw: "+PONG\r\n", wantErr: "malformed status line"},
-		{name: "cut short", raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n1", wantErr: "reading the body"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			status, body, err := readResponse(bufio.NewReader(strings.NewReader(tc.raw)))
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want one mentioning %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil || status != tc.wantStatus || string(body) != tc.wantBody {
-				t.Errorf("readResponse = %d, %q, %v; want %d, %q", status, body, err, tc.wantStatus, tc.wantBody)
-			}
-		})
-	}
-}
-
-// TestReadResponseKeepsConnectionUsable reads answers back to back from one
-// stream, as on a keep-alive connection: each read must stop at its body's
-// end, or the next answer would be garbled.
-func TestReadResponseKeepsConnectionUsable(t *testing.T) {
-	stream := strings.Repeat("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n1\n", 3)
-	r := bufio.NewReader(strings.NewReader(stream))
-	for i := range 3 {
-		if status, body, err := readResponse(r); err != nil || status != 200 || string(body) != "1\n" {
-			t.Fatalf("answer %d: %d, %q, %v", i+1, status, body, err)
-		}
-	}
-	if _, _, err := readResponse(r); err == nil {
-		t.Fatal("read a fourth answer from a stream of three")
-	}
-}
-
-// TestDriveChecksEveryAnswer runs the load generator against a stand-in
-// service over loopback: an honest counter must come out exact, and one that
-// sometimes repeats a number must not.
-func TestDriveChecksEveryAnswer(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		every int64 // repeat the previous number every so many pings; 0: never
-		exact bool
-	}{
-		{"an honest counter", 0, true},
-		{"a counter that repeats numbers", 7, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var count atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				n := count.Add(1)
-				if tc.every > 0 && n%tc.every == 0 {
-					n-- // the number an earlier ping already got
-				}
-				fmt.Fprintln(w, n)
-			}))
-			defer srv.Close()
-			result, err := drive(context.Background(), strings.TrimPrefix(srv.URL, "http://"), "/ping", 4, 200*time.Millisecond)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if result.Errors != 0 || len(result.Counts) == 0 || len(result.Latencies) != len(result.Counts) {
-				t.Fatalf("%d errors (first: %v), %d counts, %d latencies", result.Errors, result.FirstErr, len(result.Counts), len(result.Latencies))
-			}
-			exactness := checkExact(result.Counts, 0, count.Load())
-			if exactness.Exact() != tc.exact {
-				t.Errorf("exactness %+v: exact = %v, want %v", exactness, exactness.Exact(), tc.exact)
-			}
-		})
-	}
-}
-
-func TestDriveCountsErrorAnswers(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, `{"error":"counter unavailable"}`, http.StatusServiceUnavailable)
-	}))
-	defer srv.Close()
-	result, err := drive(context.Background(), strings.TrimPrefix(srv.URL, "http://"), "/ping", 2, 100*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(result.Counts) != 0 || result.Errors == 0 || !strings.Contains(fmt.Sprint(result.FirstErr), "status 503") {
-		t.Errorf("%d counts, %d errors, first %v; want only errors, of status 503", len(result.Counts), result.Errors, result.FirstErr)
 	}
 }
 
@@ -258,7 +146,7 @@ func TestTargets(t *testing.T) {
 	level := func(rate float64, p99 time.Duration, errors int, exact bool) Level {
 		n := int(rate) // one second of pings
 		l := Level{
-			Load:       LoadResult{Conns: targetConns, Elapsed: time.Second, Errors: errors, Counts: make([]int64, n), Latencies: make([]time.Duration, n)},
+			Load:       harness.LoadResult{Conns: targetConns, Elapsed: time.Second, Errors: errors, Counts: make([]int64, n), Latencies: make([]time.Duration, n)},
 			Exact:      Exactness{Successes: n, Counted: int64(n)},
 			RedisBench: RedisBenchResult{Rate: 50_000},
 		}
@@ -331,7 +219,7 @@ func TestParseBusyTime(t *testing.T) {
 // busy machine: the table must say so in words, not only in numbers.
 func TestMarkdownShowsWhatWentWrong(t *testing.T) {
 	level := Level{
-		Load:       LoadResult{Conns: 50, Elapsed: time.Second, Counts: []int64{1, 2, 2}, Latencies: []time.Duration{time.Millisecond}},
+		Load:       harness.LoadResult{Conns: 50, Elapsed: time.Second, Counts: []int64{1, 2, 2}, Latencies: []time.Duration{time.Millisecond}},
 		Exact:      checkExact([]int64{1, 2, 2}, 0, 3),
 		RedisBench: RedisBenchResult{Rate: 10},
 		OtherCPU:   time.Second,

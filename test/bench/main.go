@@ -33,6 +33,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"pingpong/test/harness"
 )
 
 // counterKey is the service's default COUNTER_KEY.
@@ -222,7 +224,7 @@ func measureLevel(ctx context.Context, svc *app, redis *process, redisAddr strin
 	}
 	pids := []int{svc.pid(), redis.pid(), os.Getpid()}
 	cpuBefore, busyBefore := cpuTimes(pids), machineBusy()
-	load, err := drive(ctx, svc.addr, "/ping", conns, duration)
+	load, err := harness.Drive(ctx, svc.addr, "/ping", conns, duration)
 	if err != nil {
 		return Level{}, err
 	}

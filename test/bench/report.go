@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"pingpong/test/harness"
 )
 
 // The targets the service is held to. The Flask figure is the original
@@ -78,7 +80,7 @@ type ImageInfo struct {
 
 // Level is one concurrency level: the service, and Redis alone.
 type Level struct {
-	Load  LoadResult
+	Load  harness.LoadResult
 	Exact Exactness
 	// CPU time used while /ping was driven, by the service, by Redis, by
 	// this program's load generator, and by everything else: on a small

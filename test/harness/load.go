@@ -1,4 +1,4 @@
-package main
+package harness
 
 import (
 	"bufio"
@@ -14,13 +14,20 @@ import (
 	"time"
 )
 
-// The load generator shares the machine's cores with the service and Redis,
-// so every cycle it spends is one the service does not get. It therefore
-// speaks HTTP/1.1 itself over plain keep-alive connections: one write and
-// one read per request, and none of net/http's client machinery (connection
-// pool, header maps, a request and a response object per request).
-// It understands exactly the responses the service sends: a status line,
-// headers and a body of Content-Length bytes.
+// Drive is the load generator of the benchmark and of the rollout tests. It
+// speaks HTTP/1.1 itself over plain keep-alive connections, for two reasons:
+//   - It shares the machine's cores with the service and Redis, so every
+//     cycle it spends is one the service does not get: one write and one read
+//     per request, and none of net/http's client machinery.
+//   - It must record every answer and send no request twice. net/http's
+//     Transport silently sends a GET again when a reused connection closes
+//     under it: for /ping, which counts, that hides a failure and spends a
+//     number.
+//
+// It honours "Connection: close": after such an answer it opens a new
+// connection for its next request, as any HTTP client does. It understands
+// exactly the responses the service sends: a status line, headers and a body
+// of Content-Length bytes.
 
 // requestTimeout bounds one request: a response slower than this counts as
 // an error, and the connection is replaced.
@@ -44,13 +51,13 @@ func (r LoadResult) Rate() float64 {
 	return float64(len(r.Counts)) / r.Elapsed.Seconds()
 }
 
-// drive sends GET path to addr over conns keep-alive connections, each
+// Drive sends GET path to addr over conns keep-alive connections, each
 // sending its next request as soon as the last one is answered, for
 // duration. Every connection is opened before the clock starts.
 // Cancelling ctx stops it early.
-func drive(ctx context.Context, addr, path string, conns int, duration time.Duration) (LoadResult, error) {
+func Drive(ctx context.Context, addr, path string, conns int, duration time.Duration) (LoadResult, error) {
 	request := []byte("GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\n\r\n")
-	clients := make([]*client, conns)
+	clients := make([]*loadConn, conns)
 	for i := range clients {
 		c, err := dialClient(addr, request)
 		if err != nil {
@@ -84,8 +91,8 @@ func drive(ctx context.Context, addr, path string, conns int, duration time.Dura
 	return result, nil
 }
 
-// client is one keep-alive connection and what it measured.
-type client struct {
+// loadConn is one keep-alive connection and what it measured.
+type loadConn struct {
 	addr    string
 	request []byte
 	conn    net.Conn
@@ -97,15 +104,15 @@ type client struct {
 	firstErr  error
 }
 
-func dialClient(addr string, request []byte) (*client, error) {
-	c := &client{addr: addr, request: request}
+func dialClient(addr string, request []byte) (*loadConn, error) {
+	c := &loadConn{addr: addr, request: request}
 	if err := c.dial(); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *client) dial() error {
+func (c *loadConn) dial() error {
 	conn, err := net.DialTimeout("tcp", c.addr, requestTimeout)
 	if err != nil {
 		return fmt.Errorf("connecting to %s: %w", c.addr, err)
@@ -115,7 +122,7 @@ func (c *client) dial() error {
 	return nil
 }
 
-func (c *client) close() {
+func (c *loadConn) close() {
 	if c.conn != nil {
 		c.conn.Close()
 	}
@@ -124,7 +131,7 @@ func (c *client) close() {
 // run sends requests one after the other until deadline. A request under way
 // at the deadline is still waited for, so that its count is not lost to the
 // exactness check.
-func (c *client) run(deadline time.Time, cancelled *atomic.Bool) {
+func (c *loadConn) run(deadline time.Time, cancelled *atomic.Bool) {
 	for time.Now().Before(deadline) && !cancelled.Load() {
 		if c.conn == nil {
 			if err := c.dial(); err != nil {
@@ -134,11 +141,16 @@ func (c *client) run(deadline time.Time, cancelled *atomic.Bool) {
 			}
 		}
 		start := time.Now()
-		count, err := c.ping(start)
+		count, closing, err := c.ping(start)
+		if closing && c.conn != nil {
+			// The server said this was the connection's last answer.
+			c.conn.Close()
+			c.conn = nil
+		}
 		if err != nil {
 			c.fail(err)
 			var status statusError
-			if !errors.As(err, &status) {
+			if !errors.As(err, &status) && c.conn != nil {
 				// Anything but a well-formed error answer leaves the
 				// connection in an unknown state: start a new one.
 				c.conn.Close()
@@ -151,33 +163,34 @@ func (c *client) run(deadline time.Time, cancelled *atomic.Bool) {
 	}
 }
 
-func (c *client) fail(err error) {
+func (c *loadConn) fail(err error) {
 	c.errors++
 	if c.firstErr == nil {
 		c.firstErr = err
 	}
 }
 
-// ping sends one request and returns the count the answer holds.
-func (c *client) ping(start time.Time) (int64, error) {
+// ping sends one request and returns the count the answer holds, and
+// whether the server closes the connection after it.
+func (c *loadConn) ping(start time.Time) (count int64, closing bool, err error) {
 	if err := c.conn.SetDeadline(start.Add(requestTimeout)); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if _, err := c.conn.Write(c.request); err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	status, body, err := readResponse(c.reader)
+	resp, err := ReadResponse(c.reader)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	if status != 200 {
-		return 0, statusError{status, string(body)}
+	if resp.Status != 200 {
+		return 0, resp.Close, statusError{resp.Status, string(resp.Body)}
 	}
-	count, err := strconv.ParseInt(string(bytes.TrimSpace(body)), 10, 64)
+	count, err = strconv.ParseInt(string(bytes.TrimSpace(resp.Body)), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("answer %q is not a count", body)
+		return 0, resp.Close, fmt.Errorf("answer %q is not a count", resp.Body)
 	}
-	return count, nil
+	return count, resp.Close, nil
 }
 
 // statusError is an answer other than 200, read in full: the connection
@@ -191,26 +204,33 @@ func (e statusError) Error() string {
 	return fmt.Sprintf("status %d: %s", e.status, bytes.TrimSpace([]byte(e.body)))
 }
 
-// readResponse reads one HTTP/1.1 response with a Content-Length body. The
-// body slice is only valid until the next read from r.
-func readResponse(r *bufio.Reader) (status int, body []byte, err error) {
+// Response is one answer as ReadResponse read it.
+type Response struct {
+	Status int
+	Body   []byte // valid only until the next read from the connection
+	Close  bool   // the server sent "Connection: close": no request may follow on this connection
+}
+
+// ReadResponse reads one HTTP/1.1 response with a Content-Length body.
+func ReadResponse(r *bufio.Reader) (Response, error) {
 	line, err := r.ReadSlice('\n')
 	if err != nil {
-		return 0, nil, fmt.Errorf("reading the status line: %w", err)
+		return Response{}, fmt.Errorf("reading the status line: %w", err)
 	}
 	// "HTTP/1.1 200 OK\r\n"
 	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
-		return 0, nil, fmt.Errorf("malformed status line %q", line)
+		return Response{}, fmt.Errorf("malformed status line %q", line)
 	}
-	status, err = strconv.Atoi(string(line[9:12]))
+	resp := Response{}
+	resp.Status, err = strconv.Atoi(string(line[9:12]))
 	if err != nil {
-		return 0, nil, fmt.Errorf("malformed status line %q", line)
+		return Response{}, fmt.Errorf("malformed status line %q", line)
 	}
 	length := -1
 	for {
 		line, err = r.ReadSlice('\n')
 		if err != nil {
-			return 0, nil, fmt.Errorf("reading the headers: %w", err)
+			return Response{}, fmt.Errorf("reading the headers: %w", err)
 		}
 		line = bytes.TrimRight(line, "\r\n")
 		if len(line) == 0 {
@@ -218,27 +238,42 @@ func readResponse(r *bufio.Reader) (status int, body []byte, err error) {
 		}
 		name, value, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
-			return 0, nil, fmt.Errorf("malformed header %q", line)
+			return Response{}, fmt.Errorf("malformed header %q", line)
 		}
 		switch {
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			if length, err = strconv.Atoi(string(bytes.TrimSpace(value))); err != nil || length < 0 {
-				return 0, nil, fmt.Errorf("malformed Content-Length %q", value)
+				return Response{}, fmt.Errorf("malformed Content-Length %q", value)
 			}
+		case bytes.EqualFold(name, []byte("Connection")):
+			resp.Close = bytes.EqualFold(bytes.TrimSpace(value), []byte("close"))
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			return 0, nil, fmt.Errorf("unexpected Transfer-Encoding %q", value)
+			return Response{}, fmt.Errorf("unexpected Transfer-Encoding %q", value)
 		}
 	}
 	if length < 0 {
-		return 0, nil, errors.New("response without Content-Length")
+		return Response{}, errors.New("response without Content-Length")
 	}
 	if length > r.Size() {
-		return 0, nil, fmt.Errorf("body of %d bytes is larger than any answer of the service", length)
+		return Response{}, fmt.Errorf("body of %d bytes is larger than any answer of the service", length)
 	}
-	body, err = r.Peek(length)
-	if err != nil {
-		return 0, nil, fmt.Errorf("reading the body: %w", err)
+	if resp.Body, err = r.Peek(length); err != nil {
+		return Response{}, fmt.Errorf("reading the body: %w", err)
 	}
 	_, _ = r.Discard(length)
-	return status, body, nil
+	return resp, nil
+}
+
+// Repeated returns the counts that appear more than once, each once, in
+// ascending order: a counter that hands out no number twice gives none.
+func Repeated(counts []int64) []int64 {
+	sorted := slices.Clone(counts)
+	slices.Sort(sorted)
+	var repeated []int64
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i] == sorted[i-1] && (len(repeated) == 0 || repeated[len(repeated)-1] != sorted[i]) {
+			repeated = append(repeated, sorted[i])
+		}
+	}
+	return repeated
 }
