@@ -1,19 +1,19 @@
 package e2e
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// The chart, as a learner installs it: `helm install` into a fresh namespace, `helm test`,
-// a `helm upgrade` to a new image tag while a client pings without pause (not one request may
-// fail), a second release that uses the first one's Redis as an external Redis, and the
-// generated password surviving the upgrade.
+// The chart, as a learner installs it: `helm install` into a fresh namespace, `helm test`;
+// under keep-alive load (not one request may fail) a `helm upgrade` to a new image tag, an
+// upgrade to a release that never gets ready, which must fail while the old pods serve, and a
+// `helm rollback`; a second release that uses the first one's Redis as an external Redis, and
+// the generated password surviving the upgrade.
 func TestHelm(t *testing.T) {
 	c := setup(t)
 	const ns, release = "pingpong-helm", "pp"
@@ -40,32 +40,56 @@ func TestHelm(t *testing.T) {
 		t.Fatal("the release's Secret holds no redis-password")
 	}
 
-	t.Run("an upgrade to a new image drops no request", func(t *testing.T) {
-		p := startPinger(svc + "/ping")
-		c.run(t, c.helm, "upgrade", release, "helm/pingpong", "-n", ns, "--reuse-values",
-			"--set", "image.tag=v3-rollout", "--wait", "--timeout=4m")
-		c.k(t, "-n", ns, "rollout", "status", "deployment/pp-pingpong", "--timeout=3m")
-		// Keep pinging while the last old pods finish terminating.
-		time.Sleep(8 * time.Second)
-		ok, failures := p.stop()
-		t.Logf("%d pings during the rollout, %d failed", ok+len(failures), len(failures))
-		if len(failures) > 0 {
-			t.Errorf("%d of %d pings failed during the rollout; the first ones:\n%s",
-				len(failures), ok+len(failures), strings.Join(failures[:min(5, len(failures))], "\n"))
+	addr := strings.TrimPrefix(svc, "http://") + ":80"
+	upgrade := func(args ...string) func(t *testing.T) {
+		return func(t *testing.T) {
+			c.run(t, c.helm, append([]string{"upgrade", release, "helm/pingpong", "-n", ns, "--reuse-values", "--wait", "--timeout=4m"}, args...)...)
 		}
-		if ok < 20 {
-			t.Errorf("only %d pings answered during the rollout; the check proves little", ok)
+	}
+
+	t.Run("helm upgrade to a new image: 0 failed under keep-alive load", func(t *testing.T) {
+		assertNoneFailed(t, underLoad(t, addr, upgrade("--set", "image.tag=v3-rollout")))
+		// The old pods drain, then stop: give them the grace period to be gone.
+		var images []string
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+			images = strings.Fields(c.k(t, "-n", ns, "get", "pods", "-l", "app.kubernetes.io/component=app",
+				"-o", "jsonpath={range .items[*]}{.spec.containers[0].image}{\"\\n\"}{end}"))
+			if !slices.ContainsFunc(images, func(image string) bool { return image != "pingpong:v3-rollout" }) {
+				break
+			}
 		}
-		images := c.k(t, "-n", ns, "get", "pods", "-l", "app.kubernetes.io/component=app",
-			"-o", "jsonpath={range .items[*]}{.spec.containers[0].image}{\"\\n\"}{end}")
-		for _, image := range strings.Fields(images) {
+		for _, image := range images {
 			if image != "pingpong:v3-rollout" {
-				t.Errorf("a pod still runs %s after the upgrade", image)
+				t.Errorf("a pod still runs %s a minute after the upgrade", image)
 			}
 		}
 		if now := c.k(t, "-n", ns, "get", "secret", "pp-pingpong", "-o", "jsonpath={.data.redis-password}"); now != password {
 			t.Error("helm upgrade changed the generated Redis password")
 		}
+		c.run(t, c.helm, "test", release, "-n", ns, "--logs", "--timeout=2m")
+	})
+
+	t.Run("a broken upgrade fails and the old pods keep serving: 0 failed", func(t *testing.T) {
+		// A value the service refuses at start-up (REDIS_TIMEOUT must be above zero): the new
+		// pod never gets ready, so with maxUnavailable 0 no old pod is taken down, and
+		// `helm upgrade --wait` gives up.
+		var upgradeErr error
+		result := underLoad(t, addr, func(t *testing.T) {
+			_, upgradeErr = command(3*time.Minute, c.repo, c.helm, "upgrade", release, "helm/pingpong", "-n", ns,
+				"--reuse-values", "--wait", "--timeout=45s", "--set", "config.redisTimeout=0s")
+		})
+		if upgradeErr == nil {
+			t.Fatal("helm upgrade to a release that never gets ready succeeded")
+		}
+		t.Logf("the broken upgrade failed as it should: %v", strings.SplitN(upgradeErr.Error(), "\n", 2)[0])
+		assertNoneFailed(t, result)
+	})
+
+	t.Run("helm rollback: 0 failed under keep-alive load", func(t *testing.T) {
+		assertNoneFailed(t, underLoad(t, addr, func(t *testing.T) {
+			c.run(t, c.helm, "rollback", release, "-n", ns, "--wait", "--timeout=4m")
+			c.k(t, "-n", ns, "rollout", "status", "deployment/pp-pingpong", "--timeout=3m")
+		}))
 		c.run(t, c.helm, "test", release, "-n", ns, "--logs", "--timeout=2m")
 	})
 
@@ -87,43 +111,4 @@ func TestHelm(t *testing.T) {
 			t.Fatalf("the external-Redis release answered %d, want %d (the first release's count + 1)", got, before+1)
 		}
 	})
-}
-
-// pinger sends GET requests one after another until stopped, and remembers every failure and
-// every count that did not go up.
-type pinger struct {
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	ok       int
-	failures []string
-}
-
-func startPinger(url string) *pinger {
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &pinger{cancel: cancel}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		last := 0
-		for ctx.Err() == nil {
-			n, err := tryCount(url, "")
-			switch {
-			case err != nil:
-				p.failures = append(p.failures, fmt.Sprintf("%s: %v", time.Now().Format(time.TimeOnly), err))
-			case n <= last:
-				p.failures = append(p.failures, fmt.Sprintf("count went from %d to %d", last, n))
-			default:
-				p.ok++
-				last = n
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
-	return p
-}
-
-func (p *pinger) stop() (ok int, failures []string) {
-	p.cancel()
-	p.wg.Wait()
-	return p.ok, p.failures
 }
