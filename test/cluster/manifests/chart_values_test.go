@@ -277,6 +277,28 @@ func TestChartSecret(t *testing.T) {
 			t.Error("the password and the token are the same")
 		}
 	})
+	// Argo CD renders a chart with `helm template`, where `lookup` finds nothing: a generated
+	// secret would be new at every sync. With every secret supplied, two renders must be the
+	// same, byte for byte (the test above is the control: without them, they differ).
+	t.Run("renders the same twice when every secret is supplied, as GitOps needs", func(t *testing.T) {
+		const secrets = "redis: {auth: {password: s3cret}}\nadminToken: {value: t0ken}\n"
+		allFeatures, err := os.ReadFile(repoPath(t, "test", "cluster", "manifests", "testdata", "all-features.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, values := range map[string]string{
+			"as values":           secrets,
+			"as existing Secrets": "redis: {auth: {existingSecret: my-redis}}\nadminToken: {existingSecret: my-admin}",
+			"with every feature":  string(allFeatures) + "\n" + secrets,
+		} {
+			first, second := helmTemplate(t, chart, values), helmTemplate(t, chart, values)
+			if !bytes.Equal(first, second) {
+				t.Errorf("secrets %s: two renders differ", name)
+				continue
+			}
+			t.Logf("secrets %s: two renders of %d bytes are identical", name, len(first))
+		}
+	})
 	t.Run("stores the URL of an external Redis and no password", func(t *testing.T) {
 		s := find[*corev1.Secret](t, render(t, "redis: {enabled: false}\nexternalRedis: {url: 'redis://:pw@redis.example:6379'}"), "pp-pingpong")
 		if got := string(s.Data["redis-url"]); got != "redis://:pw@redis.example:6379" {
