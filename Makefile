@@ -7,7 +7,7 @@ STATICCHECK ?= $(shell command -v staticcheck || echo "$$(go env GOPATH)/bin/sta
 FUZZTIME ?= 10s
 
 .DEFAULT_GOAL := help
-.PHONY: help run run-v1 run-v2 run-v3 test test-v1 test-v2 test-v3 test-e2e fuzz lint bench
+.PHONY: help run run-v1 run-v2 run-v3 test test-v1 test-v2 test-v3 test-e2e fuzz lint bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,3 +53,7 @@ lint: ## gofmt, go vet, staticcheck, and go mod tidy leaving no diff
 
 bench: ## Benchmark /ping against redis-benchmark; writes bench/results/
 	go run ./test/bench
+
+clean: ## Remove what building and testing leave in the tree (binaries, the Go test cache)
+	rm -f $(addsuffix /pingpong,$(STAGES))
+	go clean -testcache

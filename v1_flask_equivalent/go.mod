@@ -1,5 +1,5 @@
 module pingpong/v1_flask_equivalent
 
-go 1.25.0
+go 1.26.0
 
 require github.com/gorilla/mux v1.8.1

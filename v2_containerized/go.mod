@@ -1,6 +1,6 @@
 module pingpong/v2_containerized
 
-go 1.25.0
+go 1.26.0
 
 require (
 	github.com/caarlos0/env/v10 v10.0.0

@@ -24,6 +24,7 @@ var workshop = []string{
 	"k8s/README.md",
 	"helm/pingpong/README.md",
 	"monitoring/README.md",
+	"TROUBLESHOOTING.md",
 }
 
 // TestREADMEs runs every README of the workshop, one after the other: they
