@@ -9,9 +9,9 @@
 #
 # No container image and no release binary can be downloaded where the tests run, so every
 # component is compiled from its source through the Go module proxy (Kubernetes itself, CoreDNS,
-# the local-path volume provisioner, the Traefik Ingress and Gateway controller), and the rest
-# comes from Debian's packages (etcd, containerd, runc, the CNI plugins, iptables). Helm is not
-# built here: the tests use the `helm` on PATH.
+# the local-path volume provisioner, the Traefik Ingress and Gateway controller, metrics-server),
+# and the rest comes from Debian's packages (etcd, containerd, runc, the CNI plugins, iptables).
+# Helm is not built here: the tests use the `helm` on PATH.
 #
 # The node lives in its own network namespace, joined to the host by a veth pair: its etcd,
 # API server, kubelet, iptables rules and pod bridge cannot collide with anything else on the
@@ -22,6 +22,7 @@ K8S_VERSION=v1.34.4
 COREDNS_VERSION=v1.14.7
 LOCAL_PATH_VERSION=v0.0.30
 TRAEFIK_VERSION=v3.6.12
+METRICS_SERVER_VERSION=v0.8.0
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${PINGPONG_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pingpong-cluster}
@@ -137,6 +138,8 @@ build_tools() {
 		"replace github.com/gorilla/mux => github.com/containous/mux v0.0.0-20250523120546-41b6ec3aed59" \
 		"replace github.com/mailgun/minheap => github.com/containous/minheap v0.0.0-20190809180810-6e71eb837595" \
 		"exclude github.com/tencentcloud/tencentcloud-sdk-go v3.0.83+incompatible"
+	build_tool metrics-server "$METRICS_SERVER_VERSION" sigs.k8s.io/metrics-server \
+		sigs.k8s.io/metrics-server/cmd/metrics-server ""
 	# The pause container of every pod: a static program that waits for a signal.
 	if [[ ! -x $BIN/pause/pause ]]; then
 		mkdir -p "$BIN/pause"
@@ -265,6 +268,8 @@ certificates() {
 	cert apiserver "/CN=kube-apiserver" \
 		"subjectAltName=DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:127.0.0.1,IP:$API_SERVICE_IP,IP:$NODE_IP"
 	cert admin "/O=system:masters/CN=admin"
+	# The API server's client certificate towards aggregated APIs (the metrics API).
+	cert front-proxy-client "/CN=front-proxy-client"
 	cert node "/O=system:nodes/CN=system:node:$NODE_NAME"
 	openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
 	openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
@@ -346,7 +351,12 @@ start_control_plane() {
 		--service-account-issuer=https://kubernetes.default.svc.cluster.local \
 		--authorization-mode=Node,RBAC \
 		--kubelet-client-certificate="$pki/admin.crt" --kubelet-client-key="$pki/admin.key" \
-		--kubelet-preferred-address-types=InternalIP
+		--kubelet-preferred-address-types=InternalIP \
+		--requestheader-client-ca-file="$pki/ca.crt" --requestheader-allowed-names=front-proxy-client \
+		--requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+		--requestheader-extra-headers-prefix=X-Remote-Extra- \
+		--proxy-client-cert-file="$pki/front-proxy-client.crt" --proxy-client-key-file="$pki/front-proxy-client.key" \
+		--enable-aggregator-routing=true
 	wait_for "the API server" 120 "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" get --raw /readyz
 	local kc=$STATE/admin.kubeconfig
 	start kube-controller-manager "$K8S_BIN/kube-controller-manager" --kubeconfig="$kc" \
@@ -392,6 +402,13 @@ start_node() {
 		--conntrack-max-per-core=0 --metrics-bind-address=127.0.0.1:10249 \
 		--healthz-bind-address=127.0.0.1:10256
 	wait_for "the node to be Ready" 120 kc wait --for=condition=Ready "node/$NODE_NAME" --timeout=1s
+	# The metrics API, beside the kubelet it reads from (its Service is in addons/).
+	mkdir -p "$STATE/metrics-server"
+	start metrics-server "$BIN/metrics-server-$METRICS_SERVER_VERSION/metrics-server" \
+		--kubeconfig="$STATE/admin.kubeconfig" --authentication-kubeconfig="$STATE/admin.kubeconfig" \
+		--authorization-kubeconfig="$STATE/admin.kubeconfig" --secure-port=4443 \
+		--cert-dir="$STATE/metrics-server" --kubelet-insecure-tls \
+		--kubelet-preferred-address-types=InternalIP --kubelet-use-node-status-port --metric-resolution=15s
 }
 
 kc() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
@@ -407,12 +424,13 @@ start_addons() {
 	for f in "$HERE"/addons/*.yaml; do
 		COREDNS_VERSION=$COREDNS_VERSION LOCAL_PATH_VERSION=$LOCAL_PATH_VERSION \
 			TRAEFIK_VERSION=$TRAEFIK_VERSION LOCAL_PATH_DIR=$local_path DNS_SERVICE_IP=$DNS_SERVICE_IP \
-			envsubst '$COREDNS_VERSION $LOCAL_PATH_VERSION $TRAEFIK_VERSION $LOCAL_PATH_DIR $DNS_SERVICE_IP' \
+			NODE_IP=$NODE_IP envsubst '$COREDNS_VERSION $LOCAL_PATH_VERSION $TRAEFIK_VERSION $LOCAL_PATH_DIR $DNS_SERVICE_IP $NODE_IP' \
 			<"$f" | kc apply -f - >/dev/null
 	done
 	kc -n kube-system rollout status deployment/coredns --timeout=180s >&2
 	kc -n local-path-storage rollout status deployment/local-path-provisioner --timeout=180s >&2
 	kc -n traefik rollout status deployment/traefik --timeout=180s >&2
+	wait_for "the metrics API" 120 kc wait --for=condition=Available apiservice/v1beta1.metrics.k8s.io --timeout=1s
 }
 
 running() {
@@ -464,7 +482,7 @@ up() {
 down() {
 	local name pid
 	# The kubelet first, so that it restarts nothing while the containers are stopped.
-	for name in kubelet kube-proxy kube-scheduler kube-controller-manager kube-apiserver etcd; do
+	for name in metrics-server kubelet kube-proxy kube-scheduler kube-controller-manager kube-apiserver etcd; do
 		stop "$name"
 	done
 	if [[ -S $CONTAINERD_SOCK ]]; then
