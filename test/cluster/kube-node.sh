@@ -9,7 +9,8 @@
 #
 # No container image and no release binary can be downloaded where the tests run, so every
 # component is compiled from its source through the Go module proxy (Kubernetes itself, CoreDNS,
-# the local-path volume provisioner, the Traefik Ingress and Gateway controller, metrics-server),
+# the local-path volume provisioner, the Traefik Ingress and Gateway controller, metrics-server,
+# kube-router's NetworkPolicy firewall),
 # and the rest comes from Debian's packages (etcd, containerd, runc, the CNI plugins, iptables).
 # Helm is not built here: the tests use the `helm` on PATH.
 #
@@ -23,6 +24,7 @@ COREDNS_VERSION=v1.14.7
 LOCAL_PATH_VERSION=v0.0.30
 TRAEFIK_VERSION=v3.6.12
 METRICS_SERVER_VERSION=v0.8.0
+KUBE_ROUTER_VERSION=v2.1.0
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${PINGPONG_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pingpong-cluster}
@@ -140,6 +142,8 @@ build_tools() {
 		"exclude github.com/tencentcloud/tencentcloud-sdk-go v3.0.83+incompatible"
 	build_tool metrics-server "$METRICS_SERVER_VERSION" sigs.k8s.io/metrics-server \
 		sigs.k8s.io/metrics-server/cmd/metrics-server ""
+	build_tool kube-router "$KUBE_ROUTER_VERSION" github.com/cloudnativelabs/kube-router/v2 \
+		github.com/cloudnativelabs/kube-router/v2/cmd/kube-router ""
 	# The pause container of every pod: a static program that waits for a signal.
 	if [[ ! -x $BIN/pause/pause ]]; then
 		mkdir -p "$BIN/pause"
@@ -409,6 +413,14 @@ start_node() {
 		--authorization-kubeconfig="$STATE/admin.kubeconfig" --secure-port=4443 \
 		--cert-dir="$STATE/metrics-server" --kubelet-insecure-tls \
 		--kubelet-preferred-address-types=InternalIP --kubelet-use-node-status-port --metric-resolution=15s
+	# NetworkPolicy enforcement: the bridge CNI plugin enforces none, so kube-router's firewall
+	# (and only that: no routing, no service proxy) programs the node's iptables from the
+	# policies. It must run here, in the node's namespace, where the pod bridge and its rules are.
+	in_node sysctl -qw net.bridge.bridge-nf-call-iptables=1
+	start kube-router "$BIN/kube-router-$KUBE_ROUTER_VERSION/kube-router" \
+		--kubeconfig="$STATE/admin.kubeconfig" --hostname-override="$NODE_NAME" \
+		--run-firewall=true --run-router=false --run-service-proxy=false \
+		--service-cluster-ip-range="$SERVICE_CIDR" --metrics-port=0
 }
 
 kc() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
@@ -447,7 +459,7 @@ environment() {
 }
 
 up() {
-	for tool in etcd containerd runc ctr iptables conntrack openssl nsenter envsubst docker go; do
+	for tool in etcd containerd runc ctr iptables ipset conntrack openssl nsenter envsubst docker go; do
 		command -v "$tool" >/dev/null || die "needs $tool on PATH"
 	done
 	[[ -x /usr/lib/cni/bridge ]] || die "needs the CNI plugins in /usr/lib/cni (containernetworking-plugins)"
@@ -482,7 +494,7 @@ up() {
 down() {
 	local name pid
 	# The kubelet first, so that it restarts nothing while the containers are stopped.
-	for name in metrics-server kubelet kube-proxy kube-scheduler kube-controller-manager kube-apiserver etcd; do
+	for name in kube-router metrics-server kubelet kube-proxy kube-scheduler kube-controller-manager kube-apiserver etcd; do
 		stop "$name"
 	done
 	if [[ -S $CONTAINERD_SOCK ]]; then
