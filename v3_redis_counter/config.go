@@ -22,7 +22,8 @@ import (
 // valid value looks like: that text is what a bad value's error tells the
 // user. Fields marked `secret` never have their value printed.
 type Config struct {
-	Port            int           `env:"PORT" envDefault:"5000" accepts:"a whole number from 1 to 65535"`
+	Port            int           `env:"PORT" envDefault:"5000" accepts:"a port number from 1 to 65535, or 0 for any free port"`
+	AdminPort       int           `env:"ADMIN_PORT" envDefault:"9797" accepts:"a port number from 1 to 65535, or 0 for any free port, other than PORT"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" accepts:"one of debug, info, warn, error"`
 	Greeting        string        `env:"GREETING" envDefault:"Hello!" accepts:"1 to 200 characters of text on one line"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s" accepts:"a duration above zero, such as 10s"`
@@ -43,7 +44,8 @@ type Config struct {
 	RedisTimeout      time.Duration `env:"REDIS_TIMEOUT" envDefault:"500ms" accepts:"a duration above zero, such as 500ms"`
 	CounterKey        string        `env:"COUNTER_KEY" envDefault:"pingpong:count" accepts:"a non-empty Redis key"`
 
-	// The admin API (POST /admin/reset) is off unless a token is set.
+	// The admin API (POST /admin/reset, on ADMIN_PORT beside /metrics) is off
+	// unless a token is set.
 	AdminToken     string `env:"ADMIN_TOKEN" secret:"true" accepts:"a token, and not together with ADMIN_TOKEN_FILE"`
 	AdminTokenFile string `env:"ADMIN_TOKEN_FILE" accepts:"the path of a readable file holding the token"`
 
@@ -111,8 +113,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 // validate checks what the types alone cannot.
 func (c Config) validate(getenv func(string) string) error {
 	switch {
-	case c.Port < 1 || c.Port > 65535:
+	case c.Port < 0 || c.Port > 65535:
 		return invalid("Port", getenv, nil)
+	case c.AdminPort < 0 || c.AdminPort > 65535 || (c.AdminPort == c.Port && c.Port != 0):
+		return invalid("AdminPort", getenv, nil)
 	case !slices.Contains(settings.LogLevels, c.LogLevel):
 		return invalid("LogLevel", getenv, nil)
 	case c.ShutdownTimeout <= 0:

@@ -30,7 +30,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Port != 5000 || cfg.LogLevel != "info" || cfg.Greeting != "Hello!" || cfg.ShutdownTimeout != 10*time.Second ||
+	if cfg.Port != 5000 || cfg.AdminPort != 9797 || cfg.LogLevel != "info" || cfg.Greeting != "Hello!" || cfg.ShutdownTimeout != 10*time.Second ||
 		cfg.RedisTimeout != 500*time.Millisecond || cfg.CounterKey != "pingpong:count" || cfg.RedisURL != "" || cfg.AdminToken != "" {
 		t.Errorf("defaults = %+v", cfg)
 	}
@@ -89,7 +89,10 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{map[string]string{"PORT": "abc"}, `invalid PORT="abc": want a whole number from 1 to 65535`},
+		{map[string]string{"PORT": "abc"}, `invalid PORT="abc": want a port number from 1 to 65535, or 0`},
+		{map[string]string{"PORT": "70000"}, `invalid PORT="70000": want a port number`},
+		{map[string]string{"ADMIN_PORT": "5000"}, `invalid ADMIN_PORT="5000": want a port number from 1 to 65535, or 0 for any free port, other than PORT`},
+		{map[string]string{"PORT": "8080", "ADMIN_PORT": "8080"}, `invalid ADMIN_PORT="8080"`},
 		{map[string]string{"LOG_LEVEL": "loud"}, `invalid LOG_LEVEL="loud": want one of debug, info, warn, error`},
 		{map[string]string{"GREETING": "two\nlines"}, `invalid GREETING="two\nlines": want 1 to 200 characters`},
 		{map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, `invalid SHUTDOWN_TIMEOUT="0s": want a duration above zero`},

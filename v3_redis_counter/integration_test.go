@@ -157,7 +157,7 @@ func TestAdminCommandsAndAPI(t *testing.T) {
 
 	reset := func(token string) int {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, a.url+"/admin/reset", nil)
+		req, _ := http.NewRequest(http.MethodPost, a.adminURL+"/admin/reset", nil)
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}

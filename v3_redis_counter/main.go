@@ -135,32 +135,53 @@ func runServer(ctx context.Context, cfg Config, stdout io.Writer) error {
 
 	hostname, _ := os.Hostname()
 	ready := server.NewReadiness(count.Ping)
-	srv := &http.Server{
-		Handler: server.NewServer(server.Deps{
-			Logger:  logger,
-			Counter: count,
-			Instance: server.Instance{
-				Hostname: hostname, Version: version,
-				PodName: cfg.PodName, PodNamespace: cfg.PodNamespace, PodIP: cfg.PodIP,
-			},
-			Greeting:   live.Greeting,
-			AdminToken: cfg.AdminToken,
-			Ready:      ready,
-			Registry:   registry,
-		}),
+	deps := server.Deps{
+		Logger:  logger,
+		Counter: count,
+		Instance: server.Instance{
+			Hostname: hostname, Version: version,
+			PodName: cfg.PodName, PodNamespace: cfg.PodNamespace, PodIP: cfg.PodIP,
+		},
+		Greeting:   live.Greeting,
+		AdminToken: cfg.AdminToken,
+		Ready:      ready,
+		Registry:   registry,
+	}
+	public, err := listen(cfg.Port, server.NewServer(deps))
+	if err != nil {
+		return err
+	}
+	admin, err := listen(cfg.AdminPort, server.NewAdminServer(deps))
+	if err != nil {
+		public.listener.Close()
+		return err
+	}
+	logger.Info("listening", "addr", public.listener.Addr().String(), "admin_addr", admin.listener.Addr().String(),
+		"version", version, "revision", revision, "admin_api", cfg.AdminToken != "")
+	return serve(ctx, []endpoint{public, admin}, ready, cfg, logger)
+}
+
+// endpoint is one HTTP server and the listener it answers on.
+type endpoint struct {
+	srv      *http.Server
+	listener net.Listener
+}
+
+// listen opens port (0 picks a free one) for handler, with the limits that
+// keep a slow or hostile client from holding the server's resources.
+func listen(port int, handler http.Handler) (endpoint, error) {
+	listener, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return endpoint{}, fmt.Errorf("listening: %w", err)
+	}
+	return endpoint{listener: listener, srv: &http.Server{
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
-	}
-	listener, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
-	if err != nil {
-		return fmt.Errorf("listening: %w", err)
-	}
-	logger.Info("listening", "addr", listener.Addr().String(), "version", version, "revision", revision,
-		"admin_api", cfg.AdminToken != "")
-	return serve(ctx, srv, listener, ready, cfg, logger)
+	}}, nil
 }
 
 // runAdmin runs a one-off admin command against the configured Redis: in

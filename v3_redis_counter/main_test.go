@@ -119,24 +119,25 @@ func TestMainKeepsSecretsOutOfErrors(t *testing.T) {
 
 // app is one instance of the service started through run, as main starts it.
 type app struct {
-	url  string
-	logs *syncBuffer
-	stop func() error
+	url, adminURL string // the public port and the admin port
+	logs          *syncBuffer
+	stop          func() error
 }
 
-// startApp runs the service with the given environment on a free port and
-// waits until it is ready. The app is stopped when the test ends.
+// startApp runs the service with the given environment on ports the kernel
+// picks (PORT=0, ADMIN_PORT=0), reads them from its "listening" log line,
+// and waits until it is ready. The app is stopped when the test ends.
 func startApp(t *testing.T, env map[string]string) *app {
 	t.Helper()
-	port := strconv.Itoa(freePort(t))
 	env = maps.Clone(env)
 	if env == nil {
 		env = map[string]string{}
 	}
-	env["PORT"] = port
+	env["PORT"] = "0"
+	env["ADMIN_PORT"] = "0"
 	env["SHUTDOWN_TIMEOUT"] = "2s"
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &app{url: "http://127.0.0.1:" + port, logs: &syncBuffer{}}
+	a := &app{logs: &syncBuffer{}}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"pingpong"}, environment(env), a.logs) }()
 	var once sync.Once
@@ -163,7 +164,9 @@ func startApp(t *testing.T, env map[string]string) *app {
 			t.Fatalf("run returned before it was ready: %v\n%s", err, a.logs)
 		default:
 		}
-		if status, _ := a.get(t, "/readyz"); status == http.StatusOK {
+		if a.url == "" {
+			a.url, a.adminURL = listeningOn(a.logs.String())
+		} else if status, _ := a.get(t, "/readyz"); status == http.StatusOK {
 			return a
 		}
 		if time.Now().After(deadline) {
@@ -289,15 +292,26 @@ func eventually(t *testing.T, cond func() bool) {
 	t.Fatal("condition not met within 5s")
 }
 
-// freePort asks the kernel for a port nobody is listening on.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// listeningOn reads the URLs of the public and the admin port from the
+// "listening" log line, or returns empty strings if it is not there yet.
+func listeningOn(logs string) (url, adminURL string) {
+	for line := range strings.Lines(logs) {
+		var entry struct {
+			Msg       string
+			Addr      string
+			AdminAddr string `json:"admin_addr"`
+		}
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" {
+			return localURL(entry.Addr), localURL(entry.AdminAddr)
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return "", ""
+}
+
+// localURL turns a listening address such as "[::]:41234" into a URL on loopback.
+func localURL(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return "http://127.0.0.1:" + port
 }
 
 // syncBuffer is a bytes.Buffer that the server and the test can share.

@@ -5,21 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
 	"pingpong/v3_redis_counter/internal/server"
 )
 
-// serve answers requests on listener until ctx is cancelled (the first
+// serve answers requests on every endpoint until ctx is cancelled (the first
 // SIGTERM or SIGINT), then shuts down without dropping a request.
-func serve(ctx context.Context, srv *http.Server, listener net.Listener, ready *server.Readiness, cfg Config, logger *slog.Logger) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(listener) }()
+func serve(ctx context.Context, endpoints []endpoint, ready *server.Readiness, cfg Config, logger *slog.Logger) error {
+	errc := make(chan error, len(endpoints))
+	for _, e := range endpoints {
+		go func() { errc <- e.srv.Serve(e.listener) }()
+	}
 
 	select {
 	case err := <-errc:
+		for _, e := range endpoints {
+			e.srv.Close()
+		}
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
@@ -35,14 +39,19 @@ func serve(ctx context.Context, srv *http.Server, listener net.Listener, ready *
 	// connections at once, under a request a client may be sending.
 	time.Sleep(cfg.ShutdownDelay)
 	// Stop accepting connections, close the idle ones, and let in-flight
-	// requests finish in time.
+	// requests finish in time. The metrics are served until the end, so the
+	// last scrape still finds this instance.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutting down: %w", err)
+	for _, e := range endpoints {
+		if err := e.srv.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shutting down: %w", err)
+		}
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving: %w", err)
+	for range endpoints {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serving: %w", err)
+		}
 	}
 	logger.Info("stopped")
 	return nil

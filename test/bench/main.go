@@ -218,7 +218,7 @@ func measureLevel(ctx context.Context, svc *app, redis *process, redisAddr strin
 	if err != nil {
 		return Level{}, fmt.Errorf("reading the count: %w", err)
 	}
-	incrbyBefore, err := incrbyCount(svc.addr)
+	incrbyBefore, err := incrbyCount(svc.adminAddr)
 	if err != nil {
 		return Level{}, fmt.Errorf("reading the service's metrics: %w", err)
 	}
@@ -233,7 +233,7 @@ func measureLevel(ctx context.Context, svc *app, redis *process, redisAddr strin
 	if err != nil {
 		return Level{}, fmt.Errorf("reading the count: %w", err)
 	}
-	incrbyAfter, err := incrbyCount(svc.addr)
+	incrbyAfter, err := incrbyCount(svc.adminAddr)
 	if err != nil {
 		return Level{}, fmt.Errorf("reading the service's metrics: %w", err)
 	}

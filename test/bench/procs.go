@@ -167,10 +167,10 @@ func buildApp(root, dir string) (string, error) {
 	return bin, nil
 }
 
-// app is a running v3 service.
+// app is a running v3 service: its public API at addr, its metrics at adminAddr.
 type app struct {
 	*process
-	addr string
+	addr, adminAddr string
 }
 
 // startApp starts the service on a free port against the Redis at redisAddr,
@@ -181,15 +181,20 @@ func startApp(bin, redisAddr, logLevel, cpu string) (*app, time.Duration, error)
 	if err != nil {
 		return nil, 0, err
 	}
+	adminPort, err := freePort()
+	if err != nil {
+		return nil, 0, err
+	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	env := []string{"PORT=" + strconv.Itoa(port), "REDIS_ADDR=" + redisAddr, "LOG_LEVEL=" + logLevel}
+	env := []string{"PORT=" + strconv.Itoa(port), "ADMIN_PORT=" + strconv.Itoa(adminPort),
+		"REDIS_ADDR=" + redisAddr, "LOG_LEVEL=" + logLevel}
 	start := time.Now()
 	path, args := onCPU(cpu, bin)
 	p, err := startProcess(env, false, path, args...)
 	if err != nil {
 		return nil, 0, err
 	}
-	a := &app{process: p, addr: addr}
+	a := &app{process: p, addr: addr, adminAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(adminPort))}
 	ready, err := waitReady(a, start)
 	if err != nil {
 		p.stop()
@@ -276,8 +281,9 @@ func cpuTime(pid int) (time.Duration, error) {
 	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
 
-// incrbyCount reads from the service's /metrics how many INCRBY round trips
-// its counter has made so far: the count of the batch size histogram.
+// incrbyCount reads from the service's /metrics (on its admin address) how
+// many INCRBY round trips its counter has made so far: the count of the batch
+// size histogram.
 func incrbyCount(addr string) (int64, error) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	resp, err := client.Get("http://" + addr + "/metrics")

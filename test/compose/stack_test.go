@@ -105,6 +105,17 @@ func TestStack(t *testing.T) {
 		}
 	})
 
+	t.Run("the internals are not on the public path", func(t *testing.T) {
+		// The app's own JSON 404, so nginx did pass the request on: the app's public port has
+		// no such routes. That Prometheus scrapes the same replicas on their admin port (the
+		// next test) is the control: the metrics are there, only not here.
+		for _, path := range []string{"/metrics", "/admin/reset"} {
+			if r := mustGet(t, base+path, "", http.StatusNotFound); r.body != `{"error":"not found"}`+"\n" {
+				t.Errorf("GET %s through nginx: %q, want the app's JSON 404", path, r.body)
+			}
+		}
+	})
+
 	t.Run("prometheus scrapes every replica", func(t *testing.T) {
 		url := fmt.Sprintf("http://127.0.0.1:%d/api/v1/targets?state=active", promPort)
 		var up []string
@@ -121,7 +132,7 @@ func TestStack(t *testing.T) {
 	})
 }
 
-// appTargetsUp lists the app targets (port 5000) that Prometheus scraped successfully.
+// appTargetsUp lists the app targets (the admin port, 9797) that Prometheus scraped successfully.
 func appTargetsUp(t *testing.T, url string) []string {
 	t.Helper()
 	r, err := get(url, "")
@@ -142,7 +153,7 @@ func appTargetsUp(t *testing.T, url string) []string {
 	}
 	var up []string
 	for _, target := range targets.Data.ActiveTargets {
-		if addr := target.Labels["instance"]; strings.HasSuffix(addr, ":5000") && target.Health == "up" {
+		if addr := target.Labels["instance"]; strings.HasSuffix(addr, ":9797") && target.Health == "up" {
 			up = append(up, addr)
 		}
 	}

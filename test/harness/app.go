@@ -40,20 +40,23 @@ func BuildV3(t testing.TB) string {
 	return filepath.Join(buildDir, "pingpong")
 }
 
-// App is a running v3 binary.
+// App is a running v3 binary: its public API at URL, its metrics and admin
+// API at AdminURL.
 type App struct {
 	*Process
-	URL  string
-	Port int
+	URL, AdminURL   string
+	Port, AdminPort int
 }
 
-// StartApp runs the binary on a free port with the given environment
+// StartApp runs the binary on two free ports with the given environment
 // ("NAME=value" entries) and waits until it reports itself ready.
 func StartApp(t testing.TB, bin string, env ...string) *App {
 	t.Helper()
-	port := FreePort(t)
-	env = append([]string{"PORT=" + strconv.Itoa(port)}, env...)
-	app := &App{Process: Start(t, env, bin), URL: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port}
+	port, adminPort := FreePort(t), FreePort(t)
+	env = append([]string{"PORT=" + strconv.Itoa(port), "ADMIN_PORT=" + strconv.Itoa(adminPort)}, env...)
+	app := &App{Process: Start(t, env, bin),
+		URL: fmt.Sprintf("http://127.0.0.1:%d", port), AdminURL: fmt.Sprintf("http://127.0.0.1:%d", adminPort),
+		Port: port, AdminPort: adminPort}
 	app.WaitHTTP(t, app.URL+"/readyz", 10*time.Second)
 	return app
 }

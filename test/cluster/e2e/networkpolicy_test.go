@@ -1,23 +1,32 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"text/template"
 	"time"
 
 	"pingpong/test/harness"
 )
 
-// TestNetworkPolicies proves that the NetworkPolicies isolate Redis, with the
-// node's kube-router enforcing them: probe pods try to open a connection to
-// Redis and report whether they could. A pod without the app's labels, or
-// with them but in another namespace, is blocked; a pod with the app's labels
-// in the release's namespace connects, the app counts through Redis, and a
-// pod in the ingress controller's namespace reaches the app's HTTP port. The
-// control: once the Redis policy is deleted, the same unlabelled probe
-// connects, so the probe can tell the difference. Run for k8s/ and for the
-// chart.
+// TestNetworkPolicies proves that the NetworkPolicies isolate Redis and the
+// app's admin port, with the node's kube-router enforcing them: probe pods try
+// to open a connection and report whether they could. A pod without the app's
+// labels, or with them but in another namespace, is blocked from Redis; a pod
+// with the app's labels in the release's namespace connects, the app counts
+// through Redis, and a pod in the ingress controller's namespace reaches the
+// app's HTTP port. The admin port (/metrics) is closed to an unlabelled pod
+// and open to a pod labelled as Prometheus, and a real Prometheus that finds
+// the pods by their annotations scrapes every one of them. The control: once
+// the Redis policy is deleted, the same unlabelled probe connects, so the
+// probe can tell the difference. Run for k8s/ and for the chart.
 func TestNetworkPolicies(t *testing.T) {
 	c := setup(t)
 	const other = "pingpong-netpol-other"
@@ -63,6 +72,8 @@ func (c *cluster) checkIsolation(t *testing.T, in isolated, other string) {
 	redis := fmt.Sprintf("%s.%s:6379", in.redisService, ns)
 	appLabels := in.appLabels
 	svc := c.k(t, "-n", ns, "get", "service", in.appService, "-o", "jsonpath={.spec.clusterIP}")
+	podIP := c.k(t, "-n", ns, "get", "pods", "-l", appLabels, "-o", "jsonpath={.items[0].status.podIP}")
+	admin := podIP + ":9797"
 	if got := eventuallyCount(t, "http://"+svc+"/ping", "", time.Minute); got < 1 {
 		t.Fatalf("the app does not count through Redis: %d", got)
 	}
@@ -76,6 +87,8 @@ func (c *cluster) checkIsolation(t *testing.T, in isolated, other string) {
 		{"a pod with the app's labels in another namespace", other, appLabels, redis, false},
 		{"a pod with the app's labels in the namespace", ns, appLabels, redis, true},
 		{"a pod in the ingress controller's namespace, to the app's HTTP port", "traefik", "", svc + ":80", true},
+		{"an unlabelled pod in the namespace, to an app pod's admin port", ns, "", admin, false},
+		{"a pod labelled as Prometheus in another namespace, to an app pod's admin port", other, prometheusLabel, admin, true},
 	} {
 		if got := c.probe(t, p.namespace, p.labels, p.target); got != p.connects {
 			t.Errorf("%s → %s: connected %v, want %v", p.name, p.target, got, p.connects)
@@ -83,6 +96,8 @@ func (c *cluster) checkIsolation(t *testing.T, in isolated, other string) {
 			t.Logf("%s → %s: %s, as it should", p.name, p.target, map[bool]string{true: "connected", false: "blocked"}[got])
 		}
 	}
+
+	c.checkPrometheusScrapesEveryPod(t, ns, appLabels, other)
 
 	c.k(t, "-n", ns, "delete", "networkpolicy", in.redisPolicy)
 	if !c.probe(t, ns, "", redis) {
@@ -115,4 +130,132 @@ func (c *cluster) probe(t *testing.T, namespace, labels, target string) bool {
 		t.Fatalf("probe %s printed %q", name, out)
 	}
 	return out == "connected"
+}
+
+// prometheusLabel is what the policies let in to the admin port: kube-prometheus-stack's
+// Prometheus pods carry it.
+const prometheusLabel = "app.kubernetes.io/name=prometheus"
+
+// prometheusManifest is a Prometheus, in namespace {{.Other}}, that discovers the pods of
+// namespace {{.NS}} and scrapes those annotated prometheus.io/scrape, at the port and path of
+// their annotations: the usual configuration of a cluster's Prometheus, as a learner's would be.
+const prometheusManifest = `
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: prometheus, namespace: {{.Other}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: prometheus, namespace: {{.NS}}}
+rules: [{apiGroups: [""], resources: [pods], verbs: [get, list, watch]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: prometheus, namespace: {{.NS}}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: prometheus}
+subjects: [{kind: ServiceAccount, name: prometheus, namespace: {{.Other}}}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: prometheus, namespace: {{.Other}}}
+data:
+  prometheus.yml: |
+    global: {scrape_interval: 2s}
+    scrape_configs:
+      - job_name: pingpong
+        kubernetes_sd_configs: [{role: pod, namespaces: {names: [{{.NS}}]}}]
+        relabel_configs:
+          - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]
+            action: keep
+            regex: "true"
+          - source_labels: [__address__, __meta_kubernetes_pod_annotation_prometheus_io_port]
+            regex: '([^:]+)(?::\d+)?;(\d+)'
+            replacement: '$1:$2'
+            target_label: __address__
+          - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_path]
+            regex: (.+)
+            target_label: __metrics_path__
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: prometheus
+  namespace: {{.Other}}
+  labels: {app.kubernetes.io/name: prometheus}
+spec:
+  serviceAccountName: prometheus
+  containers:
+    - name: prometheus
+      image: prom/prometheus:v2.53.4
+      args: [--config.file=/etc/prometheus/prometheus.yml, --storage.tsdb.path=/prometheus]
+      readinessProbe: {httpGet: {path: /-/ready, port: 9090}}
+      volumeMounts:
+        - {name: config, mountPath: /etc/prometheus}
+        - {name: data, mountPath: /prometheus}
+  volumes:
+    - {name: config, configMap: {name: prometheus}}
+    - {name: data, emptyDir: {}}
+`
+
+// checkPrometheusScrapesEveryPod runs a Prometheus in namespace other that finds the app's
+// pods in ns through their annotations, and waits until it scrapes every one of them on its
+// admin port, through the policies.
+func (c *cluster) checkPrometheusScrapesEveryPod(t *testing.T, ns, appLabels, other string) {
+	t.Helper()
+	var manifest strings.Builder
+	if err := template.Must(template.New("").Parse(prometheusManifest)).Execute(&manifest, map[string]string{"NS": ns, "Other": other}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "prometheus.yaml")
+	if err := os.WriteFile(file, []byte(manifest.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.k(t, "apply", "-f", file)
+	defer c.k(t, "-n", other, "delete", "pod,configmap,serviceaccount", "prometheus", "--wait=false")
+	c.k(t, "-n", other, "wait", "pod/prometheus", "--for=condition=Ready", "--timeout=2m")
+	api := "http://" + c.k(t, "-n", other, "get", "pod", "prometheus", "-o", "jsonpath={.status.podIP}") + ":9090"
+
+	want := map[string]bool{}
+	for ip := range strings.FieldsSeq(c.k(t, "-n", ns, "get", "pods", "-l", appLabels, "-o", "jsonpath={.items[*].status.podIP}")) {
+		want[ip+":9797"] = true
+	}
+	var up map[string]bool
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(2 * time.Second) {
+		up = scrapedUp(t, api)
+		if maps.Equal(up, want) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if !maps.Equal(up, want) {
+		t.Fatalf("Prometheus in %s scrapes %v up, want every app pod's admin port: %v", other, slices.Sorted(maps.Keys(up)), slices.Sorted(maps.Keys(want)))
+	}
+	t.Logf("Prometheus in %s (labelled %s) scrapes all %d app pods up, through the policies: %v", other, prometheusLabel, len(up), slices.Sorted(maps.Keys(up)))
+}
+
+// scrapedUp returns the targets of the pingpong job whose last scrape succeeded.
+func scrapedUp(t *testing.T, api string) map[string]bool {
+	t.Helper()
+	status, body, err := get(api+"/api/v1/targets?state=active", "")
+	if err != nil || status != http.StatusOK {
+		t.Logf("Prometheus targets: %d %v", status, err)
+		return nil
+	}
+	var targets struct {
+		Data struct {
+			ActiveTargets []struct {
+				Labels map[string]string `json:"labels"`
+				Health string            `json:"health"`
+			} `json:"activeTargets"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(body), &targets); err != nil {
+		t.Fatalf("Prometheus targets: %v", err)
+	}
+	up := map[string]bool{}
+	for _, target := range targets.Data.ActiveTargets {
+		if target.Labels["job"] == "pingpong" && target.Health == "up" {
+			up[target.Labels["instance"]] = true
+		}
+	}
+	return up
 }

@@ -45,7 +45,7 @@ func TestHelmTemplate(t *testing.T) {
 		{"all-features.yaml", append([]string{
 			"Secret/pp-pingpong", "ConfigMap/pp-pingpong-dashboard", "HTTPRoute/pp-pingpong",
 			"HorizontalPodAutoscaler/pp-pingpong", "Ingress/pp-pingpong", "NetworkPolicy/pp-pingpong",
-			"NetworkPolicy/pp-pingpong-redis", "PrometheusRule/pp-pingpong", "ServiceMonitor/pp-pingpong",
+			"NetworkPolicy/pp-pingpong-redis", "PrometheusRule/pp-pingpong", "PodMonitor/pp-pingpong",
 		}, ownRedis...)},
 		{"external-redis.yaml", []string{"Secret/pp-pingpong"}},
 		{"existing-secrets.yaml", ownRedis},
@@ -66,6 +66,7 @@ func TestHelmTemplate(t *testing.T) {
 			if tt.values != "all-features.yaml" { // the autoscaler owns the replica count there
 				checkDeployment(t, d, 3, nil)
 			}
+			checkPorts(t, d, objects)
 		})
 	}
 }

@@ -132,9 +132,9 @@ adminToken: {existingSecret: my-admin, existingSecretKey: token}`))
 			t.Error("a new Redis password does not restart Redis")
 		}
 	})
-	t.Run("announces the metrics endpoint to Prometheus unless told not to", func(t *testing.T) {
-		if a := app(t, render(t, "")).Spec.Template.Annotations; a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != "5000" {
-			t.Errorf("pod annotations %v, want prometheus.io/scrape and port 5000", a)
+	t.Run("announces the metrics endpoint, on the admin port, to Prometheus unless told not to", func(t *testing.T) {
+		if a := app(t, render(t, "")).Spec.Template.Annotations; a["prometheus.io/scrape"] != "true" {
+			t.Errorf("pod annotations %v, want prometheus.io/scrape (checkPorts checks the port)", a)
 		}
 		if a := app(t, render(t, "metrics: {podAnnotations: false}")).Spec.Template.Annotations; a["prometheus.io/scrape"] != "" {
 			t.Errorf("pod annotations %v, want no prometheus.io/scrape", a)
@@ -339,12 +339,18 @@ func TestChartOptionalObjects(t *testing.T) {
 		find[*networkingv1.NetworkPolicy](t, objects, "pp-pingpong")
 	})
 	t.Run("scrapes the app with the job name the alerting rules expect", func(t *testing.T) {
-		sm := find[*monitoringv1.ServiceMonitor](t, render(t, "metrics: {serviceMonitor: {enabled: true}}"), "pp-pingpong")
-		if sm.Spec.JobLabel != "app.kubernetes.io/name" {
-			t.Errorf("jobLabel %q, want app.kubernetes.io/name (its value is pingpong)", sm.Spec.JobLabel)
+		objects := render(t, "metrics: {podMonitor: {enabled: true}}")
+		pm := find[*monitoringv1.PodMonitor](t, objects, "pp-pingpong")
+		if pm.Spec.JobLabel != "app.kubernetes.io/name" {
+			t.Errorf("jobLabel %q, want app.kubernetes.io/name (its value is pingpong)", pm.Spec.JobLabel)
 		}
-		if ep := sm.Spec.Endpoints[0]; ep.Port != "http" || ep.Path != "/metrics" {
-			t.Errorf("endpoint %s %s, want port http, path /metrics", ep.Port, ep.Path)
+		if ep := pm.Spec.PodMetricsEndpoints[0]; ep.Port == nil || *ep.Port != "admin" || ep.Path != "/metrics" {
+			t.Errorf("endpoint %v %s, want port admin, path /metrics", ep.Port, ep.Path)
+		}
+		for key, value := range pm.Spec.Selector.MatchLabels {
+			if app(t, objects).Spec.Template.Labels[key] != value {
+				t.Errorf("the PodMonitor selects %s=%s, which the app's pods do not carry", key, value)
+			}
 		}
 	})
 	t.Run("ships the rules of the monitoring folder", func(t *testing.T) {

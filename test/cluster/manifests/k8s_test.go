@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,11 @@ func TestK8sDeploymentRollsWithoutDrops(t *testing.T) {
 	}
 	cm := find[*corev1.ConfigMap](t, decode(t, "configmap.yaml", data), "pingpong")
 	checkDeployment(t, d, 0, cm) // the HorizontalPodAutoscaler owns the count
+	data, err = os.ReadFile(repoPath(t, "k8s", "service.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPorts(t, d, decode(t, "service.yaml", data))
 }
 
 // The Redis password and the admin token live in the Secret, never in the ConfigMap.
@@ -325,6 +331,47 @@ func checkDeployment(t *testing.T, d *appsv1.Deployment, replicas int32, cm *cor
 		if e := envVar(c, name); e == nil || e.ValueFrom == nil || e.ValueFrom.FieldRef == nil {
 			t.Errorf("%s does not come from the downward API", name)
 		}
+	}
+}
+
+// checkPorts checks that the app listens where its container ports say, that Prometheus is told
+// to scrape the admin port, and that no Service among objects routes to the admin port: the
+// metrics and the reset stay off the public path.
+func checkPorts(t *testing.T, d *appsv1.Deployment, objects []runtime.Object) {
+	t.Helper()
+	c := d.Spec.Template.Spec.Containers[0]
+	ports := map[string]int32{}
+	for _, p := range c.Ports {
+		ports[p.Name] = p.ContainerPort
+	}
+	for name, variable := range map[string]string{"http": "PORT", "admin": "ADMIN_PORT"} {
+		port, ok := ports[name]
+		if !ok {
+			t.Errorf("no container port named %s", name)
+			continue
+		}
+		if e := envVar(c, variable); e == nil || e.Value != strconv.Itoa(int(port)) {
+			t.Errorf("%s = %v, want the %s container port %d", variable, e, name, port)
+		}
+	}
+	if a := d.Spec.Template.Annotations; a["prometheus.io/scrape"] == "true" && a["prometheus.io/port"] != strconv.Itoa(int(ports["admin"])) {
+		t.Errorf("prometheus.io/port %q, want the admin port %d", a["prometheus.io/port"], ports["admin"])
+	}
+	services := 0
+	for _, obj := range objects {
+		svc, ok := obj.(*corev1.Service)
+		if !ok {
+			continue
+		}
+		services++
+		for _, p := range svc.Spec.Ports {
+			if p.TargetPort.String() == "admin" || p.TargetPort.IntValue() == int(ports["admin"]) {
+				t.Errorf("service %s routes port %d to the admin port", svc.Name, p.Port)
+			}
+		}
+	}
+	if services == 0 {
+		t.Error("no Service to check")
 	}
 }
 

@@ -18,11 +18,12 @@ import (
 
 const adminToken = "s3cret-token"
 
-// fixture is the API on an in-memory Redis, as a test client sees it.
+// fixture is the API on an in-memory Redis, as a test client sees it: the
+// public port at url, the admin port at adminURL.
 type fixture struct {
-	url   string
-	redis *miniredis.Miniredis
-	ready *Readiness
+	url, adminURL string
+	redis         *miniredis.Miniredis
+	ready         *Readiness
 }
 
 func newFixture(t *testing.T, token string) fixture {
@@ -36,7 +37,7 @@ func newFixture(t *testing.T, token string) fixture {
 	c := counter.NewCoalescer(counter.New(client, "test:count", 300*time.Millisecond), metrics)
 	t.Cleanup(c.Close)
 	ready := NewReadiness(c.Ping)
-	srv := httptest.NewServer(NewServer(Deps{
+	deps := Deps{
 		Logger:     slog.New(slog.DiscardHandler),
 		Counter:    c,
 		Instance:   Instance{Hostname: "host-1", Version: "v9.9.9", PodName: "web-1", PodNamespace: "shop", PodIP: "10.0.0.7"},
@@ -44,9 +45,12 @@ func newFixture(t *testing.T, token string) fixture {
 		AdminToken: token,
 		Ready:      ready,
 		Registry:   registry,
-	}))
-	t.Cleanup(srv.Close)
-	return fixture{url: srv.URL, redis: mini, ready: ready}
+	}
+	public := httptest.NewServer(NewServer(deps))
+	t.Cleanup(public.Close)
+	admin := httptest.NewServer(NewAdminServer(deps))
+	t.Cleanup(admin.Close)
+	return fixture{url: public.URL, adminURL: admin.URL, redis: mini, ready: ready}
 }
 
 // response is what a client saw.
@@ -57,10 +61,21 @@ type response struct {
 	closed bool // the server answered "Connection: close"
 }
 
-// do sends one request with the given headers ("Name: value").
+// do sends one request to the public port with the given headers ("Name: value").
 func (f fixture) do(t *testing.T, method, path string, headers ...string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, f.url+path, nil)
+	return send(t, method, f.url+path, headers)
+}
+
+// admin sends one request to the admin port.
+func (f fixture) admin(t *testing.T, method, path string, headers ...string) response {
+	t.Helper()
+	return send(t, method, f.adminURL+path, headers)
+}
+
+func send(t *testing.T, method, url string, headers []string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +151,21 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
+// TestInternalsStayOffThePublicPort: the metrics and the reset answer only on
+// the admin port, and the admin port serves none of the public API. The
+// control is the same request on the other port.
+func TestInternalsStayOffThePublicPort(t *testing.T) {
+	f := newFixture(t, adminToken)
+	notFound := `{"error":"not found"}` + "\n"
+	f.do(t, "GET", "/metrics").assert(t, 404, jsonType, notFound)
+	f.do(t, "POST", "/admin/reset", "Authorization: Bearer "+adminToken).assert(t, 404, jsonType, notFound)
+	if r := f.admin(t, "GET", "/metrics"); r.status != 200 || !strings.Contains(r.body, "pingpong_build_info") {
+		t.Errorf("GET /metrics on the admin port = %d, want 200 with the metrics", r.status)
+	}
+	f.admin(t, "GET", "/ping").assert(t, 404, jsonType, notFound)
+	f.do(t, "GET", "/ping").assert(t, 200, plainText, "1\n")
+}
+
 func TestRootAnswersJSONWhenAsked(t *testing.T) {
 	f := newFixture(t, "")
 	r := f.do(t, "GET", "/", "Accept: application/json")
@@ -155,7 +185,7 @@ func TestRootAnswersJSONWhenAsked(t *testing.T) {
 func TestAdminReset(t *testing.T) {
 	t.Run("off without a token", func(t *testing.T) {
 		f := newFixture(t, "")
-		r := f.do(t, "POST", "/admin/reset", "Authorization: Bearer anything")
+		r := f.admin(t, "POST", "/admin/reset", "Authorization: Bearer anything")
 		if r.status != 403 || !strings.Contains(r.body, "ADMIN_TOKEN") {
 			t.Errorf("got %d %q, want 403 saying how to turn it on", r.status, r.body)
 		}
@@ -163,13 +193,13 @@ func TestAdminReset(t *testing.T) {
 	f := newFixture(t, adminToken)
 	f.do(t, "GET", "/ping").assert(t, 200, plainText, "1\n")
 	for _, auth := range []string{"", "Bearer wrong", "Basic " + adminToken, adminToken} {
-		r := f.do(t, "POST", "/admin/reset", "Authorization: "+auth)
+		r := f.admin(t, "POST", "/admin/reset", "Authorization: "+auth)
 		if r.status != 401 || r.header.Get("WWW-Authenticate") == "" {
 			t.Errorf("Authorization %q: got %d, want 401 with WWW-Authenticate", auth, r.status)
 		}
 	}
 	f.do(t, "GET", "/count").assert(t, 200, plainText, "1\n")
-	f.do(t, "POST", "/admin/reset", "Authorization: Bearer "+adminToken).
+	f.admin(t, "POST", "/admin/reset", "Authorization: Bearer "+adminToken).
 		assert(t, 200, jsonType, `{"count":0,"reset":true}`+"\n")
 	f.do(t, "GET", "/ping").assert(t, 200, plainText, "1\n")
 }
@@ -223,12 +253,12 @@ func TestMetrics(t *testing.T) {
 	f.do(t, "GET", "/ping")
 	f.do(t, "GET", "/ping")
 	f.do(t, "GET", "/no/such/page")
-	r := f.do(t, "GET", "/metrics")
+	r := f.admin(t, "GET", "/metrics")
 	for _, want := range []string{
 		`pingpong_http_requests_total{code="200",handler="/ping",method="get"} 2`,
 		`pingpong_http_requests_total{code="404",handler="not_found",method="get"} 1`,
 		`pingpong_http_request_duration_seconds_count{code="200",handler="/ping",method="get"} 2`,
-		`pingpong_http_requests_in_flight 1`,
+		`pingpong_http_requests_in_flight 0`,
 		`pingpong_pings_total 2`,
 		`pingpong_redis_commands_total{command="incrby"} 2`,
 		`pingpong_build_info{goversion="go`,
