@@ -1,7 +1,6 @@
 package compose_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -117,7 +116,7 @@ func TestStack(t *testing.T) {
 	})
 
 	t.Run("prometheus scrapes every replica", func(t *testing.T) {
-		url := fmt.Sprintf("http://127.0.0.1:%d/api/v1/targets?state=active", promPort)
+		url := fmt.Sprintf("http://127.0.0.1:%d", promPort)
 		var up []string
 		// Prometheus looks the service name up every refresh_interval and then scrapes at its
 		// scrape_interval; a minute covers both.
@@ -133,26 +132,15 @@ func TestStack(t *testing.T) {
 }
 
 // appTargetsUp lists the app targets (the admin port, 9797) that Prometheus scraped successfully.
-func appTargetsUp(t *testing.T, url string) []string {
+func appTargetsUp(t *testing.T, base string) []string {
 	t.Helper()
-	r, err := get(url, "")
-	if err != nil || r.status != http.StatusOK {
-		t.Logf("GET %s: %v %d", url, err, r.status)
+	targets, err := harness.ActiveTargets(base)
+	if err != nil {
+		t.Logf("Prometheus targets: %v", err)
 		return nil
 	}
-	var targets struct {
-		Data struct {
-			ActiveTargets []struct {
-				Labels map[string]string `json:"labels"`
-				Health string            `json:"health"`
-			} `json:"activeTargets"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal([]byte(r.body), &targets); err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
 	var up []string
-	for _, target := range targets.Data.ActiveTargets {
+	for _, target := range targets {
 		if addr := target.Labels["instance"]; strings.HasSuffix(addr, ":9797") && target.Health == "up" {
 			up = append(up, addr)
 		}

@@ -1,7 +1,9 @@
 package harness
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -33,3 +35,31 @@ func StartPrometheus(t testing.TB, configFile string, port int) *Prometheus {
 }
 
 func (p *Prometheus) String() string { return fmt.Sprintf("prometheus on %s", p.URL) }
+
+// Target is one active scrape target, as Prometheus's API reports it.
+type Target struct {
+	Labels    map[string]string `json:"labels"`
+	ScrapeURL string            `json:"scrapeUrl"`
+	Health    string            `json:"health"`
+	LastError string            `json:"lastError"`
+}
+
+// ActiveTargets asks the Prometheus at base (http://host:port) for its active targets.
+func ActiveTargets(base string) ([]Target, error) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(base + "/api/v1/targets?state=active")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Data   struct {
+			ActiveTargets []Target `json:"activeTargets"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Status != "success" {
+		return nil, fmt.Errorf("GET %s/api/v1/targets: %s, %v", base, resp.Status, err)
+	}
+	return body.Data.ActiveTargets, nil
+}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"pingpong/test/harness"
 )
 
 // promAPI is a small client for the Prometheus HTTP API (/api/v1).
@@ -76,19 +78,8 @@ func (p promAPI) labelValues(label, selector string) ([]string, error) {
 	return values, err
 }
 
-type promTarget struct {
-	Labels    map[string]string `json:"labels"`
-	ScrapeURL string            `json:"scrapeUrl"`
-	Health    string            `json:"health"`
-	LastError string            `json:"lastError"`
-}
-
-func (p promAPI) targets() ([]promTarget, error) {
-	var data struct {
-		ActiveTargets []promTarget `json:"activeTargets"`
-	}
-	err := p.get("/api/v1/targets", url.Values{"state": {"active"}}, &data)
-	return data.ActiveTargets, err
+func (p promAPI) targets() ([]harness.Target, error) {
+	return harness.ActiveTargets(p.base)
 }
 
 type promAlert struct {

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -235,24 +233,13 @@ func (c *cluster) checkPrometheusScrapesEveryPod(t *testing.T, ns, appLabels, ot
 // scrapedUp returns the targets of the pingpong job whose last scrape succeeded.
 func scrapedUp(t *testing.T, api string) map[string]bool {
 	t.Helper()
-	status, body, err := get(api+"/api/v1/targets?state=active", "")
-	if err != nil || status != http.StatusOK {
-		t.Logf("Prometheus targets: %d %v", status, err)
+	targets, err := harness.ActiveTargets(api)
+	if err != nil {
+		t.Logf("Prometheus targets: %v", err)
 		return nil
 	}
-	var targets struct {
-		Data struct {
-			ActiveTargets []struct {
-				Labels map[string]string `json:"labels"`
-				Health string            `json:"health"`
-			} `json:"activeTargets"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal([]byte(body), &targets); err != nil {
-		t.Fatalf("Prometheus targets: %v", err)
-	}
 	up := map[string]bool{}
-	for _, target := range targets.Data.ActiveTargets {
+	for _, target := range targets {
 		if target.Labels["job"] == "pingpong" && target.Health == "up" {
 			up[target.Labels["instance"]] = true
 		}
