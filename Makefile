@@ -3,14 +3,27 @@
 STAGES  := v1_flask_equivalent v2_containerized v3_redis_counter
 MODULES := $(STAGES) test
 GO_PATTERNS := $(addprefix ./,$(addsuffix /...,$(MODULES)))
-STATICCHECK ?= $(shell command -v staticcheck || echo "$$(go env GOPATH)/bin/staticcheck")
+GOBIN   := $(shell go env GOPATH)/bin
 FUZZTIME ?= 10s
 
+# The end-to-end packages, by what they need besides Go: nothing but redis-server, prometheus and
+# helm; a Docker engine; a Kubernetes cluster and the engine (the READMEs run on both).
+E2E_LOCAL   := ./test/bench/... ./test/harness/... ./test/monitoring/... ./test/cluster/manifests/...
+E2E_DOCKER  := ./test/compose/...
+E2E_CLUSTER := ./test/cluster/e2e/... ./test/readme/...
+
+# The image: its name, the version stamped into the binary, and the platforms of `make images`.
+IMAGE     ?= pingpong
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+PLATFORMS ?= linux/amd64 linux/arm64
+
 .DEFAULT_GOAL := help
-.PHONY: help run run-v1 run-v2 run-v3 test test-v1 test-v2 test-v3 test-e2e fuzz lint bench clean
+.PHONY: help run run-v1 run-v2 run-v3 test test-stages test-v1 test-v2 test-v3 test-e2e \
+	test-e2e-local test-e2e-docker test-e2e-cluster fuzz tools lint image images bench clean
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: run-v3 ## Run the final stage on :5000 (an embedded Redis when REDIS_URL is not set)
 
@@ -23,9 +36,10 @@ run-v2: ## Run stage 2, the twelve-factor service, on :5000
 run-v3: ## Run stage 3, the ping counter, on :5000
 	go run ./v3_redis_counter
 
-test: ## Run every test: the stages (with the race detector), then the end-to-end tests
+test: test-stages test-e2e ## Run every test: the stages (with the race detector), then the end-to-end tests
+
+test-stages: ## Test the three stages, with the race detector
 	go test -race -count=1 $(addprefix ./,$(addsuffix /...,$(STAGES)))
-	go test -count=1 -p 1 -timeout 45m ./test/...
 
 test-v1: ## Test stage 1
 	go test -race -count=1 ./v1_flask_equivalent/...
@@ -39,17 +53,47 @@ test-v3: ## Test stage 3 (against a real redis-server when one is installed)
 test-e2e: ## Run only the end-to-end tests (Docker, Prometheus, Kubernetes, the READMEs)
 	go test -count=1 -p 1 -timeout 45m ./test/...
 
+test-e2e-local: ## The end-to-end tests that need no engine and no cluster
+	go test -count=1 -p 1 -timeout 20m $(E2E_LOCAL)
+
+test-e2e-docker: ## The end-to-end tests on the Docker engine (DOCKER_HOST)
+	go test -count=1 -p 1 -timeout 30m $(E2E_DOCKER)
+
+test-e2e-cluster: ## The end-to-end tests on the cluster (KUBECONFIG) and the engine, READMEs included
+	go test -count=1 -p 1 -timeout 45m $(E2E_CLUSTER)
+
 fuzz: ## Fuzz every parser of outside input for FUZZTIME each (default 10s)
 	go test -run '^$$' -fuzz '^FuzzWantsJSON$$' -fuzztime $(FUZZTIME) ./v2_containerized
 	go test -run '^$$' -fuzz '^FuzzWantsJSON$$' -fuzztime $(FUZZTIME) ./v3_redis_counter/internal/server
 	go test -run '^$$' -fuzz '^FuzzRedisURL$$' -fuzztime $(FUZZTIME) ./v3_redis_counter
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./v3_redis_counter/internal/settings
 
-lint: ## gofmt, go vet, staticcheck, and go mod tidy leaving no diff
+tools: ## Install the linters and helm that lint and the tests use, at pinned versions
+	GOWORK=off go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	GOWORK=off go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+	GOWORK=off go install helm.sh/helm/v3/cmd/helm@v3.16.3
+
+lint: ## gofmt, go vet, staticcheck, go mod tidy leaving no diff, actionlint, actions pinned
 	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); echo "run: gofmt -w ."; exit 1; }
 	go vet $(GO_PATTERNS)
-	$(STATICCHECK) $(GO_PATTERNS)
+	$(GOBIN)/staticcheck $(GO_PATTERNS)
 	@for m in $(MODULES); do (cd $$m && go mod tidy -diff) || { echo "run: cd $$m && go mod tidy"; exit 1; }; done
+	$(GOBIN)/actionlint
+	@# A tag can be moved to other code; a commit cannot. Every action: uses: owner/repo@SHA # vX.Y.Z
+	@! grep -nE '^[ -]*uses:' .github/workflows/*.yml | grep -vE 'uses: [^ @]+@[0-9a-f]{40} # v[0-9][^ ]*$$' \
+		|| { echo "pin the actions above to a full commit SHA, with the version in a comment"; exit 1; }
+
+image: ## Build the final stage's image for this machine: $(IMAGE):v3
+	DOCKER_BUILDKIT=1 docker build -t $(IMAGE):v3 \
+		--build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) v3_redis_counter
+
+images: ## Build it for each of PLATFORMS, cross-compiled: $(IMAGE):v3-linux-amd64, $(IMAGE):v3-linux-arm64
+	@for platform in $(PLATFORMS); do \
+		tag=$(IMAGE):v3-$$(echo $$platform | tr / -); \
+		echo "building $$tag"; \
+		DOCKER_BUILDKIT=1 docker build -q --platform $$platform -t $$tag \
+			--build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) v3_redis_counter || exit 1; \
+	done
 
 bench: ## Benchmark /ping against redis-benchmark; writes bench/results/
 	go run ./test/bench

@@ -7,11 +7,12 @@
 #
 # The engine has its own socket, data root and bridge, so it does not touch another engine on
 # the same machine. The slow parts are kept between runs under $PINGPONG_CACHE (default
-# ~/.cache/pingpong): the Compose binary, and the engine's data root with its images and
-# build cache. With a warm cache a run takes a few seconds.
+# ~/.cache/pingpong): the Compose and Buildx binaries, and the engine's data root with its images
+# and build cache. With a warm cache a run takes a few seconds.
 set -euo pipefail
 
 compose_version=v2.40.3
+buildx_version=v0.38.2
 cache=${PINGPONG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pingpong}
 engine=$cache/engine
 sock=$engine/docker.sock
@@ -110,6 +111,22 @@ install_compose() {
 	ln -sf "$bin" "$plugins/docker-compose"
 }
 
+# Buildx is the docker CLI's BuildKit client: the CLI here builds with BuildKit (DOCKER_BUILDKIT=1)
+# only through it. Debian does not package it either; its module builds with a plain go install.
+install_buildx() {
+	local plugins=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
+	local dir=$cache/buildx/$buildx_version
+	if [[ ! -x $dir/buildx ]]; then
+		log "building Buildx $buildx_version (a few minutes, once)"
+		mkdir -p "$dir"
+		GOWORK=off GOFLAGS='' CGO_ENABLED=0 GOBIN=$dir retry 2 timeout 1800 nice -n 10 go install -trimpath \
+			-ldflags "-s -w -X github.com/docker/buildx/version.Version=$buildx_version" \
+			"github.com/docker/buildx/cmd/buildx@$buildx_version" >&2
+	fi
+	mkdir -p "$plugins"
+	ln -sf "$dir/buildx" "$plugins/docker-buildx"
+}
+
 start_engine() {
 	engine_running && { log "reusing dockerd ($(cat "$pidfile"))"; return; }
 	stop_engine
@@ -169,7 +186,8 @@ esac
 started=$SECONDS
 install_packages
 install_compose
+install_buildx
 start_engine
 "$repo/test/standins/seed.sh"
-log "ready in $((SECONDS - started))s: $(docker version -f 'engine {{.Server.Version}}'), $(docker compose version --short 2>/dev/null | sed 's/^/compose /')"
+log "ready in $((SECONDS - started))s: $(docker version -f 'engine {{.Server.Version}}'), $(docker compose version --short 2>/dev/null | sed 's/^/compose /'), $(docker buildx version 2>/dev/null | cut -d' ' -f1,2)"
 echo "export DOCKER_HOST=$DOCKER_HOST"

@@ -25,6 +25,7 @@ var workshop = []string{
 	"helm/pingpong/README.md",
 	"monitoring/README.md",
 	"TROUBLESHOOTING.md",
+	"bench/README.md",
 }
 
 // TestREADMEs runs every README of the workshop, one after the other: they

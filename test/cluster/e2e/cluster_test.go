@@ -68,14 +68,20 @@ var (
 )
 
 // loadImages builds the app's image with the Docker engine, tags it a second time for the
-// rollout test, and copies both, with the Redis, busybox and Prometheus images, into the node.
+// rollout test, and copies both, with the Redis, busybox and Prometheus images, into the node:
+// with the from-source node's script, or with the command in PINGPONG_LOAD_IMAGES (on kind:
+// `kind load docker-image --name pingpong`).
 func (c *cluster) loadImages(t *testing.T) {
 	t.Helper()
 	imagesOnce.Do(func() {
+		load := []string{c.kubeNode, "load"}
+		if custom := strings.Fields(os.Getenv("PINGPONG_LOAD_IMAGES")); len(custom) > 0 {
+			load = custom
+		}
 		steps := [][]string{
 			{c.docker, "build", "-q", "-t", "pingpong:v3", c.repo + "/v3_redis_counter"},
 			{c.docker, "tag", "pingpong:v3", "pingpong:v3-rollout"},
-			{c.kubeNode, "load", "pingpong:v3", "pingpong:v3-rollout", "redis:7.4-alpine", "busybox:1.37", "prom/prometheus:v2.53.4"},
+			append(load, "pingpong:v3", "pingpong:v3-rollout", "redis:7.4-alpine", "busybox:1.37", "prom/prometheus:v2.53.4"),
 		}
 		for _, step := range steps {
 			if _, imagesErr = command(10*time.Minute, "", step[0], step[1:]...); imagesErr != nil {
