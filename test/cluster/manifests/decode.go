@@ -1,7 +1,8 @@
 // Package manifests reads Kubernetes manifests the way the API server would: every object is
 // decoded strictly into the typed API structs (k8s.io/api, Gateway API, Prometheus Operator),
 // so an unknown or misspelt field, a duplicated key or a kind the cluster does not know is an
-// error here and not a silent no-op at `kubectl apply` time.
+// error here and not a silent no-op at `kubectl apply` time. A kind cluster config is read the
+// way kind reads it, into kind's own types.
 package manifests
 
 import (
@@ -12,6 +13,7 @@ import (
 	"io"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	yamlv3 "go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
@@ -24,6 +26,7 @@ import (
 	serializerjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	kindv1alpha4 "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/yaml"
 )
 
@@ -75,4 +78,21 @@ func Decode(data []byte) ([]runtime.Object, error) {
 		}
 		objects = append(objects, obj)
 	}
+}
+
+// DecodeKindConfig decodes a kind cluster config as `kind create cluster --config` does: into
+// kind's own v1alpha4 types, with go.yaml.in/yaml/v3 and unknown fields refused. kind's parser is
+// internal to its module, so it cannot be called; these are the steps it takes for v1alpha4.
+func DecodeKindConfig(data []byte) (*kindv1alpha4.Cluster, error) {
+	decoder := yamlv3.NewDecoder(bytes.NewReader(data))
+	decoder.KnownFields(true)
+	var cluster kindv1alpha4.Cluster
+	if err := decoder.Decode(&cluster); err != nil {
+		return nil, fmt.Errorf("decoding the kind config: %w", err)
+	}
+	if cluster.APIVersion != "kind.x-k8s.io/v1alpha4" || cluster.Kind != "Cluster" {
+		return nil, fmt.Errorf("apiVersion %q, kind %q: want kind.x-k8s.io/v1alpha4, Cluster",
+			cluster.APIVersion, cluster.Kind)
+	}
+	return &cluster, nil
 }

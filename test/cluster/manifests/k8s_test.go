@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -72,6 +73,48 @@ func TestKustomization(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// "Pick your cluster" in k8s/README.md tells minikube, kind and Docker Desktop users to uncomment
+// the patch at the top of ingress/kustomization.yaml: uncommented, it renders the Ingress with
+// the class nginx; left commented (the control), the class stays traefik.
+func TestIngressClassPatch(t *testing.T) {
+	for _, tt := range []struct {
+		uncomment bool
+		class     string
+	}{{false, "traefik"}, {true, "nginx"}} {
+		t.Run(tt.class, func(t *testing.T) {
+			dir := kustomizationWith(t, "ingress")
+			if tt.uncomment {
+				uncommentPatch(t, filepath.Join(dir, "ingress", "kustomization.yaml"))
+			}
+			ingress := find[*networkingv1.Ingress](t, decode(t, "kustomize build", kustomize(t, dir)), "pingpong")
+			if got := ingress.Spec.IngressClassName; got == nil || *got != tt.class {
+				t.Errorf("ingressClassName = %v, want %s", got, tt.class)
+			}
+		})
+	}
+}
+
+// uncommentPatch does what a learner does to the commented patch of a kustomization: removes
+// "#   " from the lines from "patches:" on.
+func uncommentPatch(t *testing.T, file string) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	start := slices.Index(lines, "#   patches:")
+	if start < 0 {
+		t.Fatalf("%s has no commented patches: block", file)
+	}
+	for i := start; i < len(lines) && strings.HasPrefix(lines[i], "#   "); i++ {
+		lines[i] = strings.TrimPrefix(lines[i], "#   ")
+	}
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -216,13 +259,15 @@ func TestK8sResetJob(t *testing.T) {
 	}
 }
 
-// k8sFiles lists the YAML files under k8s/ except the kustomizations, relative to k8s/.
+// k8sFiles lists the YAML files under k8s/ except the kustomizations and kind-config.yaml (a
+// kind config, not a Kubernetes object: TestKindConfig reads it), relative to k8s/.
 func k8sFiles(t *testing.T) []string {
 	t.Helper()
 	root := repoPath(t, "k8s")
 	var files []string
 	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || filepath.Ext(path) != ".yaml" || d.Name() == "kustomization.yaml" {
+		if err != nil || d.IsDir() || filepath.Ext(path) != ".yaml" ||
+			d.Name() == "kustomization.yaml" || d.Name() == "kind-config.yaml" {
 			return err
 		}
 		rel, err := filepath.Rel(root, path)
