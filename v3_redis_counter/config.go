@@ -44,6 +44,15 @@ type Config struct {
 	RedisTimeout      time.Duration `env:"REDIS_TIMEOUT" envDefault:"500ms" accepts:"a duration above zero, such as 500ms"`
 	CounterKey        string        `env:"COUNTER_KEY" envDefault:"pingpong:count" accepts:"a non-empty Redis key"`
 
+	// High availability: the current master is asked of Redis Sentinel, and a
+	// batch of counts is answered only once REDIS_MIN_REPLICAS replicas have it.
+	RedisSentinels            []string      `env:"REDIS_SENTINELS" accepts:"host:port of each Sentinel, separated by commas, and neither REDIS_URL nor REDIS_ADDR"`
+	RedisMasterName           string        `env:"REDIS_MASTER_NAME" accepts:"the name the Sentinels monitor the master by, set with REDIS_SENTINELS"`
+	RedisSentinelPassword     string        `env:"REDIS_SENTINEL_PASSWORD" secret:"true" accepts:"the Sentinels' password, and not together with REDIS_SENTINEL_PASSWORD_FILE"`
+	RedisSentinelPasswordFile string        `env:"REDIS_SENTINEL_PASSWORD_FILE" accepts:"the path of a readable file holding the Sentinels' password"`
+	RedisMinReplicas          int           `env:"REDIS_MIN_REPLICAS" accepts:"a number of replicas from 0 to 10 (unset: 1 with REDIS_SENTINELS, else 0)"`
+	RedisWaitTimeout          time.Duration `env:"REDIS_WAIT_TIMEOUT" envDefault:"200ms" accepts:"a duration above zero and at most half of REDIS_TIMEOUT, such as 200ms"`
+
 	// The admin API (POST /admin/reset, on ADMIN_PORT beside /metrics) is off
 	// unless a token is set.
 	AdminToken     string `env:"ADMIN_TOKEN" secret:"true" accepts:"a token, and not together with ADMIN_TOKEN_FILE"`
@@ -98,6 +107,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return cfg, err
 	}
 	cfg.LogLevel = strings.ToLower(cfg.LogLevel)
+	if getenv("REDIS_MIN_REPLICAS") == "" && len(cfg.RedisSentinels) > 0 {
+		// With Sentinel there are replicas to fail over to: wait for one.
+		cfg.RedisMinReplicas = 1
+	}
 	if err := cfg.validate(getenv); err != nil {
 		return cfg, err
 	}
@@ -105,6 +118,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return cfg, err
 	}
 	if cfg.AdminToken, err = secret(cfg.AdminToken, cfg.AdminTokenFile, "AdminTokenFile", getenv); err != nil {
+		return cfg, err
+	}
+	if cfg.RedisSentinelPassword, err = secret(cfg.RedisSentinelPassword, cfg.RedisSentinelPasswordFile, "RedisSentinelPasswordFile", getenv); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
@@ -125,6 +141,21 @@ func (c Config) validate(getenv func(string) string) error {
 		return invalid("ShutdownDelay", getenv, nil)
 	case c.RedisURL != "" && c.RedisAddr != "":
 		return invalid("RedisURL", getenv, errors.New("REDIS_ADDR is set too"))
+	case len(c.RedisSentinels) > 0 && (c.RedisURL != "" || c.RedisAddr != ""):
+		return invalid("RedisSentinels", getenv, errors.New("REDIS_URL or REDIS_ADDR is set too: the Sentinels name the master"))
+	case len(c.RedisSentinels) > 0 && c.RedisMasterName == "":
+		return invalid("RedisMasterName", getenv, errors.New("REDIS_SENTINELS is set"))
+	case len(c.RedisSentinels) == 0 && c.RedisMasterName != "":
+		return invalid("RedisMasterName", getenv, errors.New("REDIS_SENTINELS is not set"))
+	case c.RedisSentinelPassword != "" && c.RedisSentinelPasswordFile != "":
+		return invalid("RedisSentinelPassword", getenv, errors.New("REDIS_SENTINEL_PASSWORD_FILE is set too"))
+	case c.RedisMinReplicas < 0 || c.RedisMinReplicas > 10:
+		return invalid("RedisMinReplicas", getenv, nil)
+	case c.RedisWaitTimeout <= 0 || 2*c.RedisWaitTimeout > c.RedisTimeout:
+		// WAIT's answer is read under the connection's read timeout
+		// (REDIS_TIMEOUT): a WAIT that runs out must answer well before it,
+		// or the answer is an i/o error on a dropped connection.
+		return invalid("RedisWaitTimeout", getenv, nil)
 	case c.RedisDB < 0:
 		return invalid("RedisDB", getenv, nil)
 	case c.RedisTimeout <= 0:
@@ -148,6 +179,11 @@ func (c Config) validate(getenv func(string) string) error {
 	if c.RedisAddr != "" {
 		if _, _, err := net.SplitHostPort(c.RedisAddr); err != nil {
 			return invalid("RedisAddr", getenv, err)
+		}
+	}
+	for _, addr := range c.RedisSentinels {
+		if _, _, err := net.SplitHostPort(strings.TrimSpace(addr)); err != nil {
+			return invalid("RedisSentinels", getenv, err)
 		}
 	}
 	if _, err := settings.Parse([]byte("GREETING="+c.Greeting), settings.Settings{}); err != nil {

@@ -36,6 +36,28 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 }
 
+// TestLoadConfigSentinel: with Sentinels, the service waits for one replica
+// unless told otherwise; a single Redis waits for none.
+func TestLoadConfigSentinel(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		want int
+	}{
+		{map[string]string{"REDIS_ADDR": "redis:6379"}, 0},
+		{map[string]string{"REDIS_SENTINELS": "s1:26379, s2:26379", "REDIS_MASTER_NAME": "m"}, 1},
+		{map[string]string{"REDIS_SENTINELS": "s1:26379", "REDIS_MASTER_NAME": "m", "REDIS_MIN_REPLICAS": "0"}, 0},
+		{map[string]string{"REDIS_SENTINELS": "s1:26379", "REDIS_MASTER_NAME": "m", "REDIS_MIN_REPLICAS": "2"}, 2},
+	} {
+		cfg, err := loadConfig(environment(tt.env))
+		if err != nil {
+			t.Fatalf("%v: %v", tt.env, err)
+		}
+		if cfg.RedisMinReplicas != tt.want {
+			t.Errorf("%v: REDIS_MIN_REPLICAS %d, want %d", tt.env, cfg.RedisMinReplicas, tt.want)
+		}
+	}
+}
+
 func TestLoadConfigReadsSecretsFromFiles(t *testing.T) {
 	cfg, err := loadConfig(environment(map[string]string{
 		"REDIS_ADDR":          "redis:6379",
@@ -106,6 +128,14 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		{map[string]string{"ADMIN_TOKEN_FILE": "/no/such/file"}, `invalid ADMIN_TOKEN_FILE="/no/such/file"`},
 		{map[string]string{"CONFIG_FILE": "/no/such/file"}, `invalid CONFIG_FILE="/no/such/file"`},
 		{map[string]string{"CONFIG_POLL_INTERVAL": "0s"}, `invalid CONFIG_POLL_INTERVAL="0s"`},
+		{map[string]string{"REDIS_SENTINELS": "s1:26379", "REDIS_ADDR": "redis:6379", "REDIS_MASTER_NAME": "m"}, `invalid REDIS_SENTINELS="s1:26379": want host:port of each Sentinel`},
+		{map[string]string{"REDIS_SENTINELS": "s1:26379,s2", "REDIS_MASTER_NAME": "m"}, `invalid REDIS_SENTINELS="s1:26379,s2"`},
+		{map[string]string{"REDIS_SENTINELS": "s1:26379"}, `invalid REDIS_MASTER_NAME="": want the name the Sentinels monitor the master by`},
+		{map[string]string{"REDIS_MASTER_NAME": "m"}, `invalid REDIS_MASTER_NAME="m"`},
+		{map[string]string{"REDIS_SENTINEL_PASSWORD": "x", "REDIS_SENTINEL_PASSWORD_FILE": "/f"}, `invalid REDIS_SENTINEL_PASSWORD="(hidden)"`},
+		{map[string]string{"REDIS_MIN_REPLICAS": "-1"}, `invalid REDIS_MIN_REPLICAS="-1"`},
+		{map[string]string{"REDIS_WAIT_TIMEOUT": "0s"}, `invalid REDIS_WAIT_TIMEOUT="0s": want a duration above zero and at most half of REDIS_TIMEOUT`},
+		{map[string]string{"REDIS_WAIT_TIMEOUT": "300ms"}, `invalid REDIS_WAIT_TIMEOUT="300ms"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

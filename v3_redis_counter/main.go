@@ -21,8 +21,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"pingpong/v3_redis_counter/internal/counter"
 	"pingpong/v3_redis_counter/internal/server"
 	"pingpong/v3_redis_counter/internal/settings"
@@ -126,6 +124,7 @@ func runServer(ctx context.Context, cfg Config, stdout io.Writer) error {
 	client.AddHook(metrics.Hook())
 	count := counter.NewCoalescer(counter.New(client, cfg.CounterKey, cfg.RedisTimeout), metrics)
 	defer count.Close()
+	count.WaitForReplicas(cfg.RedisMinReplicas, cfg.RedisWaitTimeout)
 
 	if cfg.ConfigFile != "" {
 		watchCtx, stopWatching := context.WithCancel(ctx)
@@ -187,14 +186,15 @@ func listen(port int, handler http.Handler) (endpoint, error) {
 // runAdmin runs a one-off admin command against the configured Redis: in
 // Kubernetes, as a Job with the same image and the same Secret as the app.
 func runAdmin(ctx context.Context, command string, cfg Config, stdout io.Writer) error {
-	if cfg.RedisURL == "" && cfg.RedisAddr == "" {
-		return fmt.Errorf("%s: no Redis configured: set REDIS_URL or REDIS_ADDR", command)
+	if cfg.RedisURL == "" && cfg.RedisAddr == "" && len(cfg.RedisSentinels) == 0 {
+		return fmt.Errorf("%s: no Redis configured: set REDIS_URL, REDIS_ADDR or REDIS_SENTINELS", command)
 	}
-	opts, err := cfg.redisOptions()
+	// With Sentinel, the same failover client as the server's: a reset
+	// always goes to the master, never to a replica.
+	client, err := cfg.newRedisClient()
 	if err != nil {
 		return err
 	}
-	client := redis.NewClient(opts)
 	defer client.Close()
 	// One command, one round trip: the plain counter is all it needs.
 	c := counter.New(client, cfg.CounterKey, cfg.RedisTimeout)

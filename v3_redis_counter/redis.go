@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -39,13 +40,48 @@ func (c Config) redisOptions() (*redis.Options, error) {
 	return opts, nil
 }
 
+// newRedisClient returns a pooled client for the configured Redis: the one
+// server of REDIS_URL or REDIS_ADDR, or, with REDIS_SENTINELS, whichever
+// server the Sentinels name master. The failover client asks them on every
+// new connection and drops its connections to a master that was replaced, so
+// the service follows a failover by itself.
+func (c Config) newRedisClient() (*redis.Client, error) {
+	opts, err := c.redisOptions()
+	if err != nil {
+		return nil, err
+	}
+	if len(c.RedisSentinels) == 0 {
+		return redis.NewClient(opts), nil
+	}
+	sentinels := make([]string, len(c.RedisSentinels))
+	for i, addr := range c.RedisSentinels {
+		sentinels[i] = strings.TrimSpace(addr)
+	}
+	return redis.NewFailoverClient(&redis.FailoverOptions{
+		MasterName:       c.RedisMasterName,
+		SentinelAddrs:    sentinels,
+		SentinelPassword: c.RedisSentinelPassword,
+		// The same bounds as for a single server (redisOptions says why).
+		Password:              opts.Password,
+		DB:                    opts.DB,
+		DialTimeout:           opts.DialTimeout,
+		ReadTimeout:           opts.ReadTimeout,
+		WriteTimeout:          opts.WriteTimeout,
+		PoolTimeout:           opts.PoolTimeout,
+		ContextTimeoutEnabled: opts.ContextTimeoutEnabled,
+		MaxRetries:            opts.MaxRetries,
+		DialerRetries:         opts.DialerRetries,
+		DisableIdentity:       opts.DisableIdentity,
+	}), nil
+}
+
 // connectRedis returns a pooled client for the configured Redis. With none
 // configured, it starts an embedded in-memory Redis first, so that the
 // service runs with nothing installed; stop it with the returned function.
 func connectRedis(cfg Config, logger *slog.Logger) (*redis.Client, func(), error) {
 	redis.SetLogger(redisLogger{logger})
 	stop := func() {}
-	if cfg.RedisURL == "" && cfg.RedisAddr == "" {
+	if cfg.RedisURL == "" && cfg.RedisAddr == "" && len(cfg.RedisSentinels) == 0 {
 		embedded, err := miniredis.Run()
 		if err != nil {
 			return nil, nil, fmt.Errorf("starting the embedded Redis: %w", err)
@@ -55,12 +91,12 @@ func connectRedis(cfg Config, logger *slog.Logger) (*redis.Client, func(), error
 			"addr", embedded.Addr())
 		cfg.RedisAddr, cfg.RedisPassword, stop = embedded.Addr(), "", embedded.Close
 	}
-	opts, err := cfg.redisOptions()
+	client, err := cfg.newRedisClient()
 	if err != nil {
 		stop()
 		return nil, nil, err
 	}
-	return redis.NewClient(opts), stop, nil
+	return client, stop, nil
 }
 
 // redisLogger sends go-redis's own messages (a failed dial in the

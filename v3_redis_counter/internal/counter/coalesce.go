@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // maxBatch bounds how many pings one INCRBY serves.
@@ -24,11 +25,13 @@ var ErrClosed = errors.New("counter closed")
 // Counter's own.
 type Coalescer struct {
 	*Counter
-	metrics  *Metrics
-	requests chan request
-	closed   chan struct{}
-	close    sync.Once
-	worker   sync.WaitGroup
+	metrics     *Metrics
+	replicas    int           // how many replicas must have a batch (step 3, replicas.go)
+	waitTimeout time.Duration // how long a batch waits for them
+	requests    chan request
+	closed      chan struct{}
+	close       sync.Once
+	worker      sync.WaitGroup
 }
 
 // request is one waiting ping: the worker answers on reply.
@@ -123,7 +126,7 @@ func (b *Coalescer) serve(batch []request) {
 	// not fail the others' pings.
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 	defer cancel()
-	high, err := b.client.IncrBy(ctx, b.key, int64(len(live))).Result()
+	high, err := b.increment(ctx, int64(len(live)))
 	if err != nil {
 		err = fmt.Errorf("incrementing %q: %w", b.key, err)
 	}

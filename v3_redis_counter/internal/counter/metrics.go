@@ -14,11 +14,13 @@ import (
 // Metrics are what the counter tells Prometheus: counts handed out, and how
 // Redis is doing.
 type Metrics struct {
-	pings     prometheus.Counter
-	batchSize prometheus.Histogram
-	commands  *prometheus.CounterVec
-	errors    *prometheus.CounterVec
-	duration  *prometheus.HistogramVec
+	pings        prometheus.Counter
+	batchSize    prometheus.Histogram
+	unreplicated prometheus.Counter
+	master       *prometheus.GaugeVec
+	commands     *prometheus.CounterVec
+	errors       *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
 }
 
 // NewMetrics registers the counter's metrics with reg.
@@ -34,6 +36,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Pings counted by one INCRBY round trip to Redis.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 		}),
+		unreplicated: factory.NewCounter(prometheus.CounterOpts{
+			Name: "pingpong_counter_unreplicated_batches_total",
+			Help: "Batches of pings answered 503 because too few replicas acknowledged their INCRBY in time.",
+		}),
+		master: factory.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pingpong_redis_master_info",
+			Help: "Always 1; addr is the Redis server the counter writes to, the current master: it changes with a failover.",
+		}, []string{"addr"}),
 		commands: factory.NewCounterVec(prometheus.CounterOpts{
 			Name: "pingpong_redis_commands_total",
 			Help: "Redis commands sent, by command.",
@@ -51,6 +61,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 func (m *Metrics) observeBatch(size int, err error) {
+	if errors.Is(err, ErrNotReplicated) {
+		m.unreplicated.Inc()
+	}
 	if err != nil {
 		return
 	}
@@ -59,7 +72,10 @@ func (m *Metrics) observeBatch(size int, err error) {
 }
 
 // Hook returns a go-redis hook that times and counts every command the
-// client sends: the counter's and the readiness probe's alike.
+// client sends, alone or in a pipeline: the counter's and the readiness
+// probe's alike. It also records which server each new connection reached:
+// with Sentinel, the client dials a placeholder name and its dialer asks the
+// Sentinels for the master, so only the connection itself knows the address.
 func (m *Metrics) Hook() redis.Hook { return metricsHook{m} }
 
 type metricsHook struct{ m *Metrics }
@@ -69,7 +85,10 @@ func (h metricsHook) DialHook(next redis.DialHook) redis.DialHook {
 		conn, err := next(ctx, network, addr)
 		if err != nil {
 			h.m.errors.WithLabelValues("dial").Inc()
+			return conn, err
 		}
+		h.m.master.Reset()
+		h.m.master.WithLabelValues(conn.RemoteAddr().String()).Set(1)
 		return conn, err
 	}
 }
@@ -78,16 +97,30 @@ func (h metricsHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		start := time.Now()
 		err := next(ctx, cmd)
-		name := cmd.Name()
-		h.m.commands.WithLabelValues(name).Inc()
-		h.m.duration.WithLabelValues(name).Observe(time.Since(start).Seconds())
-		if err != nil && !errors.Is(err, redis.Nil) { // a missing key is an answer, not a failure
-			h.m.errors.WithLabelValues(name).Inc()
+		h.observe(cmd, err, time.Since(start))
+		return err
+	}
+}
+
+// ProcessPipelineHook counts each command of a pipeline (the counter's
+// INCRBY and WAIT), each timed as the whole round trip it shared.
+func (h metricsHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmds)
+		elapsed := time.Since(start)
+		for _, cmd := range cmds {
+			h.observe(cmd, cmd.Err(), elapsed)
 		}
 		return err
 	}
 }
 
-func (h metricsHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next // the counter sends no pipelines
+func (h metricsHook) observe(cmd redis.Cmder, err error, elapsed time.Duration) {
+	name := cmd.Name()
+	h.m.commands.WithLabelValues(name).Inc()
+	h.m.duration.WithLabelValues(name).Observe(elapsed.Seconds())
+	if err != nil && !errors.Is(err, redis.Nil) { // a missing key is an answer, not a failure
+		h.m.errors.WithLabelValues(name).Inc()
+	}
 }

@@ -4,9 +4,11 @@
 package redistest
 
 import (
+	"errors"
 	"net"
 	"os"
 	"os/exec"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -14,14 +16,17 @@ import (
 // Server is one redis-server. Stop and Start keep its port and data, so a
 // test can play an outage and the recovery after it.
 type Server struct {
-	Addr string
-	dir  string
-	cmd  *exec.Cmd
+	Addr    string
+	dir     string
+	args    []string // after the port, dir and persistence flags
+	command []string // instead of all of them: a Sentinel's
+	cmd     *exec.Cmd
 }
 
 // Start starts redis-server, or skips the test when it is not installed;
-// with CI=true a missing redis-server fails the test instead.
-func Start(t *testing.T) *Server {
+// with CI=true a missing redis-server fails the test instead. args are
+// added to its command line, e.g. "--replicaof", "127.0.0.1", "6380".
+func Start(t *testing.T, args ...string) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -33,11 +38,17 @@ func Start(t *testing.T) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Addr: l.Addr().String(), dir: t.TempDir()}
+	s := &Server{Addr: l.Addr().String(), dir: t.TempDir(), args: args}
 	l.Close()
 	s.Start(t)
 	t.Cleanup(func() { s.Stop(t) })
 	return s
+}
+
+// Port is the server's port, as redis-server's options take it.
+func (s *Server) Port() string {
+	_, port, _ := net.SplitHostPort(s.Addr)
+	return port
 }
 
 // URL is the server's address in the form REDIS_URL takes.
@@ -46,9 +57,12 @@ func (s *Server) URL() string { return "redis://" + s.Addr }
 // Start (re)starts the server with append-only persistence, as in production.
 func (s *Server) Start(t *testing.T) {
 	t.Helper()
-	_, port, _ := net.SplitHostPort(s.Addr)
-	s.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port,
-		"--dir", s.dir, "--appendonly", "yes", "--save", "")
+	args := s.command
+	if args == nil {
+		args = append([]string{"--bind", "127.0.0.1", "--port", s.Port(),
+			"--dir", s.dir, "--appendonly", "yes", "--save", ""}, s.args...)
+	}
+	s.cmd = exec.Command("redis-server", args...)
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -62,13 +76,23 @@ func (s *Server) Start(t *testing.T) {
 	t.Fatalf("redis-server did not listen on %s within 5s", s.Addr)
 }
 
+// Signal sends sig to the server: SIGKILL for a crash, SIGSTOP and SIGCONT
+// to freeze and thaw it. After SIGKILL, Stop only reaps it.
+func (s *Server) Signal(t *testing.T, sig os.Signal) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signalling redis-server on %s: %v", s.Addr, err)
+	}
+}
+
 // Stop ends the server, which saves its data first, and waits for it.
 func (s *Server) Stop(t *testing.T) {
 	t.Helper()
 	if s.cmd == nil || s.cmd.ProcessState != nil {
 		return
 	}
-	if err := s.cmd.Process.Signal(os.Interrupt); err != nil {
+	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a frozen server must run to stop
+	if err := s.cmd.Process.Signal(os.Interrupt); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		t.Errorf("stopping redis-server: %v", err)
 	}
 	_ = s.cmd.Wait()
