@@ -106,13 +106,14 @@ func (c *cluster) checkIsolation(t *testing.T, in isolated, other string) {
 
 // probe runs a pod with the given labels in namespace that tries, five times a second apart,
 // to open a TCP connection to target (host:port), and reports whether one opened. The
-// policies reach a new pod within a few seconds, hence the tries. The pod meets the
-// restricted Pod Security Standard, which the release namespaces enforce.
+// firewall learns of a new pod within a moment of its start: the probe waits five seconds
+// before its first try, so that a connection that opens is one the policies allow. The pod
+// meets the restricted Pod Security Standard, which the release namespaces enforce.
 func (c *cluster) probe(t *testing.T, namespace, labels, target string) bool {
 	t.Helper()
 	name := fmt.Sprintf("probe-%d", time.Now().UnixNano())
 	host, port, _ := strings.Cut(target, ":")
-	script := fmt.Sprintf(`for i in 1 2 3 4 5; do if nc -w 2 %s %s </dev/null; then echo connected; exit 0; fi; sleep 1; done; echo blocked`, host, port)
+	script := fmt.Sprintf(`sleep 5; for i in 1 2 3 4 5; do if nc -w 2 %s %s </dev/null; then echo connected; exit 0; fi; sleep 1; done; echo blocked`, host, port)
 	overrides := fmt.Sprintf(`{"spec":{"securityContext":{"runAsNonRoot":true,"runAsUser":65532,"seccompProfile":{"type":"RuntimeDefault"}},`+
 		`"containers":[{"name":"%s","image":"busybox:1.37","command":["sh","-c",%q],`+
 		`"securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]}}`, name, script)
