@@ -181,9 +181,37 @@ func TestAdminCommandsAndAPI(t *testing.T) {
 		t.Errorf("ping after the API reset answered %d, want 1", got)
 	}
 
+	// Against a closed port, the command waits for Redis (up to adminWait),
+	// then fails; a stop signal (the context) ends the wait sooner.
 	env["REDIS_URL"] = "redis://127.0.0.1:1"
 	var out strings.Builder
-	if err := run(context.Background(), []string{"pingpong", "count"}, environment(env), &out); err == nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := run(ctx, []string{"pingpong", "count"}, environment(env), &out); err == nil {
 		t.Errorf("pingpong count against a closed port succeeded: %q", out.String())
+	}
+}
+
+// TestAdminCommandWaitsForRedis: a one-off command started while Redis cannot
+// be reached yet (a Job's pod before its network policies apply, a Redis
+// restarting) waits for it instead of failing at once.
+func TestAdminCommandWaitsForRedis(t *testing.T) {
+	redis := redistest.Start(t)
+	redis.Stop(t)
+	go func() {
+		time.Sleep(2 * time.Second)
+		redis.Start(t)
+	}()
+	start := time.Now()
+	var out strings.Builder
+	err := run(context.Background(), []string{"pingpong", "reset"}, environment(map[string]string{"REDIS_URL": redis.URL()}), &out)
+	if err != nil {
+		t.Fatalf("pingpong reset with Redis back after 2s: %v", err)
+	}
+	if waited := time.Since(start); waited < 2*time.Second {
+		t.Errorf("pingpong reset succeeded after %s, before Redis was back: the test proves nothing", waited)
+	}
+	if !strings.Contains(out.String(), "the next ping answers 1") {
+		t.Errorf("pingpong reset printed %q", out.String())
 	}
 }

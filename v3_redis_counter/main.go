@@ -198,6 +198,9 @@ func runAdmin(ctx context.Context, command string, cfg Config, stdout io.Writer)
 	defer client.Close()
 	// One command, one round trip: the plain counter is all it needs.
 	c := counter.New(client, cfg.CounterKey, cfg.RedisTimeout)
+	if err := waitForRedis(ctx, c, adminWait); err != nil {
+		return err
+	}
 	switch command {
 	case "reset":
 		if err := c.Reset(ctx); err != nil {
@@ -212,6 +215,29 @@ func runAdmin(ctx context.Context, command string, cfg Config, stdout io.Writer)
 		}
 		_, err = fmt.Fprintln(stdout, n)
 		return err
+	}
+}
+
+// adminWait is how long a one-off command waits for Redis to answer.
+const adminWait = 30 * time.Second
+
+// waitForRedis pings Redis once a second until it answers, for at most limit.
+// A one-off command often starts at a moment when Redis cannot be reached
+// yet: in a Kubernetes Job, the network policies reach the Job's new pod a
+// moment after it starts; Redis may be restarting. The service itself needs
+// no such wait: its readiness probe holds traffic back until Redis answers.
+func waitForRedis(ctx context.Context, c *counter.Counter, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		err := c.Ping(ctx)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
 	}
 }
 

@@ -113,7 +113,7 @@ func (c *cluster) probe(t *testing.T, namespace, labels, target string) bool {
 	t.Helper()
 	name := fmt.Sprintf("probe-%d", time.Now().UnixNano())
 	host, port, _ := strings.Cut(target, ":")
-	script := fmt.Sprintf(`sleep 5; for i in 1 2 3 4 5; do if nc -w 2 %s %s </dev/null; then echo connected; exit 0; fi; sleep 1; done; echo blocked`, host, port)
+	script := fmt.Sprintf(`sleep 5; for i in 1 2 3 4 5; do if nc -w 2 %s %s </dev/null 2>/dev/null; then echo connected; exit 0; fi; sleep 1; done; echo blocked`, host, port)
 	overrides := fmt.Sprintf(`{"spec":{"securityContext":{"runAsNonRoot":true,"runAsUser":65532,"seccompProfile":{"type":"RuntimeDefault"}},`+
 		`"containers":[{"name":"%s","image":"busybox:1.37","command":["sh","-c",%q],`+
 		`"securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]}}`, name, script)
