@@ -144,29 +144,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := os.Mkdir(filepath.Join(work, "redis"), 0o755); err != nil {
 		return err
 	}
-	redis, redisAddr, err := startRedis(filepath.Join(work, "redis"))
+	redis, err := harness.LaunchRedis(filepath.Join(work, "redis"))
 	if err != nil {
 		return err
 	}
-	defer redis.stop()
+	defer redis.Stop()
 	report.Machine.Redis = redisVersion()
 
 	// Time the start-up a few times: one start says little on a busy
 	// machine. The last instance started is the one benchmarked.
 	var svc *app
 	for i := range o.readyStarts {
-		a, ready, err := startApp(bin, redisAddr, o.logLevel, pin.server)
+		a, ready, err := startApp(bin, redis.Addr, o.logLevel, pin.server)
 		if err != nil {
 			return err
 		}
 		report.Ready = append(report.Ready, ready)
 		if i < o.readyStarts-1 {
-			a.stop()
+			_ = a.Stop()
 			continue
 		}
 		svc = a
 	}
-	defer svc.stop()
+	defer svc.Stop()
 	slices.Sort(report.Ready)
 	progress("ready %s after the start (median of %d starts)", ms(report.readyMedian()), len(report.Ready))
 
@@ -174,7 +174,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		level, err := measureLevel(ctx, svc, redis, redisAddr, conns, o.duration, pin)
+		level, err := measureLevel(ctx, svc, redis, conns, o.duration, pin)
 		if err != nil {
 			return err
 		}
@@ -182,7 +182,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		report.Levels = append(report.Levels, level)
 	}
 	report.Machine.LoadAfter = loadAverage()
-	if report.PeakRSS, err = peakRSS(svc.pid()); err != nil {
+	if report.PeakRSS, err = peakRSS(svc.Pid()); err != nil {
 		return fmt.Errorf("reading the service's peak memory: %w", err)
 	}
 	report.Image = imageSize(ctx, "pingpong:v3")
@@ -213,8 +213,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // measureLevel drives /ping, then redis-benchmark, at one concurrency.
-func measureLevel(ctx context.Context, svc *app, redis *process, redisAddr string, conns int, duration time.Duration, pin pinning) (Level, error) {
-	before, err := redisGet(redisAddr, counterKey)
+func measureLevel(ctx context.Context, svc *app, redis *harness.Redis, conns int, duration time.Duration, pin pinning) (Level, error) {
+	before, err := redisGet(redis.Addr, counterKey)
 	if err != nil {
 		return Level{}, fmt.Errorf("reading the count: %w", err)
 	}
@@ -222,14 +222,14 @@ func measureLevel(ctx context.Context, svc *app, redis *process, redisAddr strin
 	if err != nil {
 		return Level{}, fmt.Errorf("reading the service's metrics: %w", err)
 	}
-	pids := []int{svc.pid(), redis.pid(), os.Getpid()}
+	pids := []int{svc.Pid(), redis.Pid(), os.Getpid()}
 	cpuBefore, busyBefore := cpuTimes(pids), machineBusy()
 	load, err := harness.Drive(ctx, svc.addr, "/ping", conns, duration)
 	if err != nil {
 		return Level{}, err
 	}
 	cpuAfter, busyAfter := cpuTimes(pids), machineBusy()
-	after, err := redisGet(redisAddr, counterKey)
+	after, err := redisGet(redis.Addr, counterKey)
 	if err != nil {
 		return Level{}, fmt.Errorf("reading the count: %w", err)
 	}
@@ -250,15 +250,15 @@ func measureLevel(ctx context.Context, svc *app, redis *process, redisAddr strin
 	level.OtherCPU = max(0, busyAfter-busyBefore-level.AppCPU-level.RedisCPU-level.ClientCPU)
 	// Now Redis is the server under test: it gets the service's CPU.
 	if pin.pinned() {
-		if err := move(redis.pid(), pin.server); err != nil {
+		if err := move(redis.Pid(), pin.server); err != nil {
 			return Level{}, err
 		}
 	}
-	if level.RedisBench, err = redisBenchmark(ctx, redisAddr, conns, duration); err != nil {
+	if level.RedisBench, err = redisBenchmark(ctx, redis.Addr, conns, duration); err != nil {
 		return Level{}, err
 	}
 	if pin.pinned() {
-		if err := move(redis.pid(), pin.client); err != nil {
+		if err := move(redis.Pid(), pin.client); err != nil {
 			return Level{}, err
 		}
 	}

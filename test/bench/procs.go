@@ -13,100 +13,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"pingpong/test/harness"
 )
-
-// process is a program the benchmark started. It is stopped by its own PID,
-// never by name: other copies of redis-server may be running on the machine.
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	out  *harness.LockedBuffer // stderr, and stdout where it is short
-}
-
-// startProcess runs path with env added to this process's environment. The
-// program's stdout is kept only when keepStdout is set: the service writes
-// one log line per request, which nobody reads during a benchmark.
-func startProcess(env []string, keepStdout bool, path string, args ...string) (*process, error) {
-	out := &harness.LockedBuffer{}
-	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = out
-	if keepStdout {
-		cmd.Stdout = out
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", path, err)
-	}
-	p := &process{cmd: cmd, done: make(chan struct{}), out: out}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	return p, nil
-}
-
-func (p *process) pid() int { return p.cmd.Process.Pid }
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop asks the process to end (SIGTERM) and kills it if it has not within
-// ten seconds.
-func (p *process) stop() {
-	if p.exited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// freePort asks the kernel for a loopback port that nothing listens on.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// startRedis runs redis-server on a free loopback port with its data in dir,
-// configured as the workshop's compose file runs it: append-only persistence.
-func startRedis(dir string) (*process, string, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, "", err
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	p, err := startProcess(nil, true, "redis-server",
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-		"--appendonly", "yes", "--save", "", "--daemonize", "no")
-	if err != nil {
-		return nil, "", err
-	}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if _, err := redisGet(addr, "pingpong:probe"); err == nil {
-			return p, addr, nil
-		}
-		if p.exited() {
-			return nil, "", fmt.Errorf("redis-server exited:\n%s", p.out)
-		}
-	}
-	p.stop()
-	return nil, "", fmt.Errorf("redis-server did not answer on %s within 10s:\n%s", addr, p.out)
-}
 
 // redisGet reads an integer key over a connection of its own, in the Redis
 // protocol (RESP); a missing key is 0. The benchmark needs nothing more of
@@ -169,35 +79,41 @@ func buildApp(root, dir string) (string, error) {
 
 // app is a running v3 service: its public API at addr, its metrics at adminAddr.
 type app struct {
-	*process
+	*harness.Process
 	addr, adminAddr string
 }
 
-// startApp starts the service on a free port against the Redis at redisAddr,
-// on cpu alone when it is set, and returns it once GET /readyz answers 200,
-// with the time that took from the start of the process.
+// startApp starts the service against the Redis at redisAddr, on cpu alone
+// when it is set, and returns it once GET /readyz answers 200, with the time
+// that took from the start of the process.
+//
+// Unlike harness.StartApp, it picks the two ports itself rather than read
+// them from the service's "listening" log line: the service's stdout goes
+// to /dev/null, so that neither it nor this program spends anything on the
+// access log beyond writing it, and -log-level warn leaves the line out.
 func startApp(bin, redisAddr, logLevel, cpu string) (*app, time.Duration, error) {
-	port, err := freePort()
+	port, err := harness.PickPort()
 	if err != nil {
 		return nil, 0, err
 	}
-	adminPort, err := freePort()
+	adminPort, err := harness.PickPort()
 	if err != nil {
 		return nil, 0, err
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	env := []string{"PORT=" + strconv.Itoa(port), "ADMIN_PORT=" + strconv.Itoa(adminPort),
 		"REDIS_ADDR=" + redisAddr, "LOG_LEVEL=" + logLevel}
 	start := time.Now()
 	path, args := onCPU(cpu, bin)
-	p, err := startProcess(env, false, path, args...)
+	p, err := harness.Launch(env, false, path, args...)
 	if err != nil {
 		return nil, 0, err
 	}
-	a := &app{process: p, addr: addr, adminAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(adminPort))}
+	a := &app{Process: p,
+		addr:      net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		adminAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(adminPort))}
 	ready, err := waitReady(a, start)
 	if err != nil {
-		p.stop()
+		_ = p.Stop()
 		return nil, 0, err
 	}
 	return a, ready, nil
@@ -218,12 +134,12 @@ func waitReady(a *app, start time.Time) (time.Duration, error) {
 				return time.Since(start), nil
 			}
 		}
-		if a.exited() {
-			return 0, fmt.Errorf("the service exited before it was ready:\n%s", a.out)
+		if exited, code := a.Exited(); exited {
+			return 0, fmt.Errorf("the service exited with status %d before it was ready:\n%s", code, a.Output())
 		}
 		time.Sleep(time.Millisecond)
 	}
-	return 0, fmt.Errorf("%s did not answer 200 within 10s:\n%s", url, a.out)
+	return 0, fmt.Errorf("%s did not answer 200 within 10s:\n%s", url, a.Output())
 }
 
 // peakRSS is the most memory the process has held in RAM since it started

@@ -1,7 +1,9 @@
 // Package compose_test runs each stage's containers the way the READMEs tell a learner to, on a
-// real Docker engine (DOCKER_HOST): `docker build`/`docker run` and `docker compose up` in v2,
-// `docker compose up` in v3, and the whole stack of docker-compose.yml at the top, and checks
-// what a learner would see with curl.
+// real Docker engine (DOCKER_HOST): `docker run` in v2, `docker compose up` in v3, and the whole
+// stack of docker-compose.yml at the top, and checks what the READMEs do not, which test/readme
+// runs as printed: the kernel's view of the container's user, the health check, the image size,
+// Redis restarted and stopped under the app, exact counts under concurrency, and Prometheus
+// finding every replica.
 //
 // The engine must hold the base images the Dockerfiles and compose files name; where no
 // registry can be reached, test/standins seeds stand-ins for them.

@@ -2,8 +2,6 @@ package compose_test
 
 import (
 	"debug/elf"
-	"encoding/json"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -61,7 +59,7 @@ func TestImagesForBothArchitectures(t *testing.T) {
 
 	// The embedded Redis keeps the count; the kernel picks both ports, and the log says which.
 	app := harness.Start(t, []string{"PORT=0", "ADMIN_PORT=0"}, qemu, binaries["linux/arm64"])
-	addr := waitListening(t, app)
+	addr, _ := app.WaitListening(t, 30*time.Second)
 	status, body := httpGet(t, "http://"+addr+"/ping")
 	if status != 200 || body != "1\n" {
 		t.Fatalf("GET /ping on the arm64 binary under qemu: %d %q, want 200 \"1\\n\"", status, body)
@@ -77,29 +75,6 @@ func copyOut(t *testing.T, image, path string) string {
 	dest := filepath.Join(t.TempDir(), filepath.Base(path))
 	harness.Docker(t, "cp", id+":"+path, dest)
 	return dest
-}
-
-// waitListening waits for the service's "listening" log line and returns its public address on
-// loopback.
-func waitListening(t *testing.T, app *harness.Process) string {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		for line := range strings.Lines(app.Output()) {
-			var entry struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" {
-				_, port, err := net.SplitHostPort(entry.Addr)
-				if err != nil {
-					t.Fatalf("listening on %q: %v", entry.Addr, err)
-				}
-				return net.JoinHostPort("127.0.0.1", port)
-			}
-		}
-		if exited, code := app.Exited(); exited {
-			t.Fatalf("%s exited with status %d:\n%s", app, code, app.Output())
-		}
-	}
-	t.Fatalf("no \"listening\" line from %s within 30s:\n%s", app, app.Output())
-	return ""
 }
 
 // httpGet returns the status and body of GET url.

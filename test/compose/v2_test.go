@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +11,10 @@ import (
 	"pingpong/test/harness"
 )
 
-// TestV2DockerRun follows the plain-Docker steps of v2's README: build the image, run it with a
-// read-only root file system, and ping it.
+// TestV2DockerRun checks what v2's README, which builds, runs and pings the image, does not: run
+// with a read-only root file system, the container's process is not root as the kernel sees it,
+// and the image's HEALTHCHECK (the binary's own healthcheck command) makes Docker report the
+// container healthy. The README's Compose steps show the same image's user and read-only root.
 func TestV2DockerRun(t *testing.T) {
 	harness.RequireDocker(t)
 	dir := filepath.Join(harness.RepoRoot(t), "v2_containerized")
@@ -22,14 +23,8 @@ func TestV2DockerRun(t *testing.T) {
 	harness.Docker(t, "build", "--tag", "pingpong:v2", dir)
 	t.Logf("docker build pingpong:v2: %s", time.Since(start).Round(100*time.Millisecond))
 
-	if out := harness.Docker(t, "run", "--rm", "pingpong:v2", "version"); !strings.Contains(out, "v0.1.0") {
-		t.Errorf("pingpong version in the image printed %q, want the stamped v0.1.0", out)
-	}
-
-	port := harness.FreePort(t)
-	name := fmt.Sprintf("e2e-v2-%d", port)
-	id := strings.TrimSpace(harness.Docker(t, "run", "--detach", "--name", name, "--read-only",
-		"--publish", fmt.Sprintf("127.0.0.1:%d:5000", port), "pingpong:v2"))
+	name := fmt.Sprintf("e2e-v2-%d", time.Now().UnixNano())
+	id := strings.TrimSpace(harness.Docker(t, "run", "--detach", "--name", name, "--read-only", "pingpong:v2"))
 	logImageSize(t, id)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -39,34 +34,8 @@ func TestV2DockerRun(t *testing.T) {
 		harness.Docker(t, "rm", "--force", "--volumes", id)
 	})
 
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	r := eventually(t, base+"/ping", 200, 20*time.Second)
-	if r.body != "pong" && r.body != "pong\n" {
-		t.Errorf("GET /ping = %q, want pong", r.body)
-	}
 	checkHardened(t, id)
 	waitHealthy(t, id, 30*time.Second)
-}
-
-// TestV2Compose runs v2's compose.yaml as its README says: up, ping, and the container runs as
-// a non-root user on a read-only root file system.
-func TestV2Compose(t *testing.T) {
-	dir := filepath.Join(harness.RepoRoot(t), "v2_containerized")
-	port := harness.FreePort(t)
-	c := harness.NewCompose(t, dir, nil, []string{"HOST_PORT=" + strconv.Itoa(port)})
-	c.Up(t)
-
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	r := mustGet(t, base+"/ping", "", 200)
-	if r.body != "pong" && r.body != "pong\n" {
-		t.Errorf("GET /ping = %q, want pong", r.body)
-	}
-	ids := c.Containers(t, "app")
-	if len(ids) != 1 {
-		t.Fatalf("service app has %d containers, want 1", len(ids))
-	}
-	logImageSize(t, ids[0])
-	checkHardened(t, ids[0])
 }
 
 // logImageSize logs the name and size of the image a container runs, and returns the size.

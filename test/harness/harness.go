@@ -1,10 +1,13 @@
 // Package harness starts the real components that the end-to-end tests run
 // against: redis-server, the v3 binary, and whatever else a test needs, each
-// on a free loopback port and each stopped again, by its own PID, when the
-// test ends.
+// on a loopback port of its own and each stopped again, by its own PID (other
+// copies of redis-server may run on the machine), when the test ends. The
+// benchmark (test/bench), a program and not a test, starts
+// redis-server and the v3 binary with the same helpers.
 package harness
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -46,13 +49,27 @@ func RepoRoot(t testing.TB) string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// FreePort asks the kernel for a loopback port that nothing listens on.
+// FreePort asks the kernel for a loopback port that nothing listens on, for
+// a program that cannot pick its own and say which: redis-server,
+// Prometheus, a port Docker publishes. The port is free when FreePort
+// returns; the program must take it before anything else does. The v3
+// binary picks its own instead (see StartApp).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := PickPort()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return port
+}
+
+// PickPort is FreePort for a program that has no test to fail: the
+// benchmark.
+func PickPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("asking for a free port: %w", err)
+	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }

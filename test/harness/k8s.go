@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v3"
 )
 
 // CopyK8s copies the repository's k8s/ folder to a temporary folder, lets
@@ -18,14 +18,8 @@ func CopyK8s(t testing.TB, edit func(kustomization map[string]any)) string {
 		t.Fatal(err)
 	}
 	file := filepath.Join(dir, "kustomization.yaml")
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var k map[string]any
-	if err := yaml.Unmarshal(data, &k); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
+	ReadYAML(t, file, &k)
 	edit(k)
 	out, err := yaml.Marshal(k)
 	if err != nil {

@@ -11,12 +11,12 @@ import (
 	"time"
 )
 
-// Process is a program a test started. Its combined output is kept, and
-// shown when the test fails, so a failure explains itself.
+// Process is a program a test (or the benchmark) started. Its output is
+// kept, and shown when the test fails, so a failure explains itself.
 type Process struct {
 	Name string
 	cmd  *exec.Cmd
-	out  *LockedBuffer
+	out  *lockedBuffer
 	done chan struct{}
 }
 
@@ -24,23 +24,43 @@ type Process struct {
 // process's own) and stops it when the test ends.
 func Start(t testing.TB, env []string, path string, args ...string) *Process {
 	t.Helper()
-	out := &LockedBuffer{}
-	cmd := exec.Command(path, args...)
-	cmd.Env = append(cmd.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", path, err)
+	p, err := Launch(env, true, path, args...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	p := &Process{Name: path, cmd: cmd, out: out, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
-		p.Stop(t)
+		if err := p.Stop(); err != nil {
+			t.Error(err)
+		}
 		if t.Failed() {
-			t.Logf("output of %s %v:\n%s", path, args, out.String())
+			t.Logf("output of %s %v:\n%s", path, args, p.Output())
 		}
 	})
 	return p
 }
+
+// Launch is Start for a program that has no test to end it: the benchmark,
+// which stops what it started itself. The program's stderr is always kept,
+// its stdout only when keepStdout is set: a service that logs every request
+// would otherwise fill the memory during a benchmark.
+func Launch(env []string, keepStdout bool, path string, args ...string) (*Process, error) {
+	out := &lockedBuffer{}
+	cmd := exec.Command(path, args...)
+	cmd.Env = append(cmd.Environ(), env...)
+	cmd.Stderr = out
+	if keepStdout {
+		cmd.Stdout = out
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", path, err)
+	}
+	p := &Process{Name: path, cmd: cmd, out: out, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// Pid is the process's ID.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Output is everything the process has printed so far.
 func (p *Process) Output() string { return p.out.String() }
@@ -55,29 +75,21 @@ func (p *Process) Exited() (bool, int) {
 	}
 }
 
-// Signal sends sig to the process and waits up to timeout for it to end;
-// it returns the exit status, or fails the test if the process lives on.
-func (p *Process) Signal(t testing.TB, sig syscall.Signal, timeout time.Duration) int {
-	t.Helper()
-	if exited, code := p.Exited(); exited {
-		return code
+// Stop ends the process if it still runs: SIGTERM, then SIGKILL if it has
+// not ended within 10 s, which is an error.
+func (p *Process) Stop() error {
+	if exited, _ := p.Exited(); exited {
+		return nil
 	}
-	_ = p.cmd.Process.Signal(sig)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(timeout):
+		return nil
+	case <-time.After(10 * time.Second):
 		_ = p.cmd.Process.Kill()
 		<-p.done
-		t.Errorf("%s did not end within %s of %s", p.Name, timeout, sig)
-		return -1
+		return fmt.Errorf("%s did not end within 10s of SIGTERM", p)
 	}
-}
-
-// Stop ends the process (SIGTERM, then SIGKILL after 10 s) if it still runs.
-func (p *Process) Stop(t testing.TB) {
-	t.Helper()
-	p.Signal(t, syscall.SIGTERM, 10*time.Second)
 }
 
 // WaitHTTP polls url until it answers 200, failing the test after timeout or
@@ -100,23 +112,23 @@ func (p *Process) WaitHTTP(t testing.TB, url string, timeout time.Duration) {
 	t.Fatalf("%s did not answer 200 within %s:\n%s", url, timeout, p.Output())
 }
 
-// LockedBuffer collects a process's output while others read it.
-type LockedBuffer struct {
+// lockedBuffer collects a process's output while others read it.
+type lockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *LockedBuffer) Write(p []byte) (int, error) {
+func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *LockedBuffer) String() string {
+func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
 
-// String names the process in test messages.
+// String names the process in messages.
 func (p *Process) String() string { return fmt.Sprintf("%s (pid %d)", p.Name, p.cmd.Process.Pid) }

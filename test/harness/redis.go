@@ -3,31 +3,61 @@ package harness
 import (
 	"fmt"
 	"net"
+	"os/exec"
 	"strconv"
 	"testing"
 	"time"
 )
 
 // Redis is a real redis-server on a loopback port, with its data in a
-// folder of the test's own. Stop and Start keep both, so a test can take
-// Redis away and bring it back the way an outage would.
+// folder of its own. Stop and Start keep both, so a test can take Redis
+// away and bring it back the way an outage would.
 type Redis struct {
-	Addr string
-	path string
-	dir  string
-	port int
-	args []string
-	proc *Process
+	*Process // the server running now; each Start replaces it
+	Addr     string
+	path     string
+	dir      string
+	port     int
+	args     []string
 }
 
-// StartRedis starts redis-server with append-only persistence, plus any
-// extra arguments (for example "--requirepass", "secret").
+// StartRedis starts redis-server with its data in a folder of the test's
+// own, plus any extra arguments (for example "--requirepass", "secret"). It
+// is stopped when the test ends.
 func StartRedis(t testing.TB, extraArgs ...string) *Redis {
 	t.Helper()
-	r := &Redis{path: Require(t, "redis-server"), dir: t.TempDir(), port: FreePort(t), args: extraArgs}
-	r.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(r.port))
+	r := newRedis(Require(t, "redis-server"), t.TempDir(), FreePort(t), extraArgs)
 	r.Start(t)
 	return r
+}
+
+// LaunchRedis is StartRedis for the benchmark, which has no test: the
+// server keeps its data in dir, and the caller stops it.
+func LaunchRedis(dir string) (*Redis, error) {
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, err
+	}
+	port, err := PickPort()
+	if err != nil {
+		return nil, err
+	}
+	r := newRedis(path, dir, port, nil)
+	if r.Process, err = Launch(nil, true, r.path, r.commandLine()...); err != nil {
+		return nil, err
+	}
+	if err := r.waitListening(); err != nil {
+		_ = r.Stop()
+		return nil, err
+	}
+	return r, nil
+}
+
+func newRedis(path, dir string, port int, extraArgs []string) *Redis {
+	return &Redis{
+		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		path: path, dir: dir, port: port, args: extraArgs,
+	}
 }
 
 // URL is the address in the form REDIS_URL takes.
@@ -36,27 +66,33 @@ func (r *Redis) URL() string { return "redis://" + r.Addr }
 // Start (re)starts the server on the same port and data folder.
 func (r *Redis) Start(t testing.TB) {
 	t.Helper()
-	args := append([]string{
+	r.Process = Start(t, nil, r.path, r.commandLine()...)
+	if err := r.waitListening(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// commandLine runs the server as the workshop's compose file does, with
+// append-only persistence, on loopback only and in the foreground, so that
+// it is stopped by its own PID.
+func (r *Redis) commandLine() []string {
+	return append([]string{
 		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir,
 		"--appendonly", "yes", "--save", "", "--daemonize", "no",
 	}, r.args...)
-	r.proc = Start(t, nil, r.path, args...)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if conn, err := net.Dial("tcp", r.Addr); err == nil {
-			conn.Close()
-			return
-		}
-		if exited, code := r.proc.Exited(); exited {
-			t.Fatalf("redis-server exited with status %d:\n%s", code, r.proc.Output())
-		}
-	}
-	t.Fatalf("redis-server did not listen on %s within 10s:\n%s", r.Addr, r.proc.Output())
 }
 
-// Stop shuts the server down (SIGTERM: it finishes writing its data first).
-func (r *Redis) Stop(t testing.TB) {
-	t.Helper()
-	r.proc.Stop(t)
+func (r *Redis) waitListening() error {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if conn, err := net.Dial("tcp", r.Addr); err == nil {
+			conn.Close()
+			return nil
+		}
+		if exited, code := r.Exited(); exited {
+			return fmt.Errorf("redis-server exited with status %d:\n%s", code, r.Output())
+		}
+	}
+	return fmt.Errorf("redis-server did not listen on %s within 10s:\n%s", r.Addr, r.Output())
 }
 
 func (r *Redis) String() string { return fmt.Sprintf("redis-server on %s", r.Addr) }

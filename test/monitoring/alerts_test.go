@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"pingpong/test/harness"
 )
 
 // TestRuleGroups checks the split that the end-to-end test relies on: the rules that read
@@ -109,7 +111,7 @@ type ruleTests struct {
 // the time.
 func TestEveryAlertIsUnitTested(t *testing.T) {
 	var rt ruleTests
-	readYAML(t, monitoringPath(t, "prometheus", "rules_test.yml"), &rt)
+	harness.ReadYAML(t, monitoringPath(t, "prometheus", "rules_test.yml"), &rt)
 	fires, quiet := map[string]bool{}, map[string]bool{}
 	for _, test := range rt.Tests {
 		for _, at := range test.AlertTests {

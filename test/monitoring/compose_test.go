@@ -82,7 +82,7 @@ func (c composeFile) mountOf(source string) (service, target string) {
 // queries, and the folders the files are mounted at.
 func TestComposeWiring(t *testing.T) {
 	var c composeFile
-	readYAML(t, filepath.Join(harness.RepoRoot(t), "docker-compose.yml"), &c)
+	harness.ReadYAML(t, filepath.Join(harness.RepoRoot(t), "docker-compose.yml"), &c)
 
 	// Prometheus reads prometheus.yml, and rules.yml beside it, from the mounted folder.
 	promService, promDir := c.mountOf("./monitoring/prometheus")
@@ -96,7 +96,7 @@ func TestComposeWiring(t *testing.T) {
 
 	// Every name that prometheus.yml asks DNS about is a Compose service listening on that port.
 	var prom promConfig
-	readYAML(t, monitoringPath(t, "prometheus", "prometheus.yml"), &prom)
+	harness.ReadYAML(t, monitoringPath(t, "prometheus", "prometheus.yml"), &prom)
 	for _, sc := range prom.ScrapeConfigs {
 		for _, sd := range sc.DNSSDConfigs {
 			for _, name := range sd.Names {
@@ -123,12 +123,12 @@ func TestComposeWiring(t *testing.T) {
 		t.Errorf("./monitoring/grafana/provisioning is mounted at %q by %q, want /etc/grafana/provisioning", target, svc)
 	}
 	var dp dashboardProviders
-	readYAML(t, monitoringPath(t, "grafana", "provisioning", "dashboards", "pingpong.yml"), &dp)
+	harness.ReadYAML(t, monitoringPath(t, "grafana", "provisioning", "dashboards", "pingpong.yml"), &dp)
 	if svc, target := c.mountOf("./monitoring/grafana/dashboards"); len(dp.Providers) == 0 || target != dp.Providers[0].Options.Path {
 		t.Errorf("./monitoring/grafana/dashboards is mounted at %q by %q, the dashboard provider reads %+v", target, svc, dp.Providers)
 	}
 	var ds datasourcesFile
-	readYAML(t, monitoringPath(t, "grafana", "provisioning", "datasources", "prometheus.yml"), &ds)
+	harness.ReadYAML(t, monitoringPath(t, "grafana", "provisioning", "datasources", "prometheus.yml"), &ds)
 	for _, s := range ds.Datasources {
 		u, err := url.Parse(s.URL)
 		if err != nil || u.Hostname() != promService {

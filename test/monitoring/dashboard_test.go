@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"pingpong/test/harness"
 )
 
 // gridWidth is the width of Grafana's dashboard grid.
@@ -128,7 +130,7 @@ func TestDashboardVariables(t *testing.T) {
 // that knows the scrape interval, and a dashboard provider that reads a folder.
 func TestGrafanaProvisioning(t *testing.T) {
 	var prom promConfig
-	readYAML(t, monitoringPath(t, "prometheus", "prometheus.yml"), &prom)
+	harness.ReadYAML(t, monitoringPath(t, "prometheus", "prometheus.yml"), &prom)
 
 	files, err := filepath.Glob(monitoringPath(t, "grafana", "provisioning", "datasources", "*.yml"))
 	if err != nil || len(files) == 0 {
@@ -137,7 +139,7 @@ func TestGrafanaProvisioning(t *testing.T) {
 	prometheusSources := 0
 	for _, f := range files {
 		var ds datasourcesFile
-		readYAML(t, f, &ds)
+		harness.ReadYAML(t, f, &ds)
 		for _, s := range ds.Datasources {
 			if s.Type != "prometheus" {
 				continue
@@ -159,7 +161,7 @@ func TestGrafanaProvisioning(t *testing.T) {
 	}
 
 	var dp dashboardProviders
-	readYAML(t, monitoringPath(t, "grafana", "provisioning", "dashboards", "pingpong.yml"), &dp)
+	harness.ReadYAML(t, monitoringPath(t, "grafana", "provisioning", "dashboards", "pingpong.yml"), &dp)
 	if len(dp.Providers) != 1 || dp.Providers[0].Type != "file" || !filepath.IsAbs(dp.Providers[0].Options.Path) {
 		t.Errorf("dashboard providers %+v, want one of type file with an absolute path", dp.Providers)
 	}

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"pingpong/test/harness"
 )
 
@@ -25,18 +23,6 @@ const kubernetesGroup = "pingpong.kubernetes.alerts"
 func monitoringPath(t testing.TB, elem ...string) string {
 	t.Helper()
 	return filepath.Join(append([]string{harness.RepoRoot(t), "monitoring"}, elem...)...)
-}
-
-// readYAML decodes a YAML file, failing the test on any error.
-func readYAML(t testing.TB, path string, v any) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(data, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
 }
 
 // ruleFile is a Prometheus rules file.
@@ -69,7 +55,7 @@ func (r rule) Name() string {
 func loadRules(t testing.TB) ruleFile {
 	t.Helper()
 	var rf ruleFile
-	readYAML(t, monitoringPath(t, "prometheus", "rules.yml"), &rf)
+	harness.ReadYAML(t, monitoringPath(t, "prometheus", "rules.yml"), &rf)
 	if len(rf.Groups) == 0 {
 		t.Fatal("rules.yml has no rule groups")
 	}

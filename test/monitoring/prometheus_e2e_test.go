@@ -38,11 +38,11 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	bin := harness.BuildV3(t)
 	var apps []*harness.App
 	for range 2 {
-		apps = append(apps, harness.StartApp(t, bin, "REDIS_ADDR="+redis.Addr, "LOG_LEVEL=warn"))
+		apps = append(apps, harness.StartApp(t, bin, "REDIS_ADDR="+redis.Addr))
 	}
 	appTargets := make([]string, len(apps))
 	for i, a := range apps {
-		appTargets[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(a.AdminPort)) // the metrics are on the admin port
+		appTargets[i] = a.AdminAddr // the metrics are on the admin port
 	}
 
 	promPort := harness.FreePort(t)
@@ -80,7 +80,9 @@ func TestPrometheusEndToEnd(t *testing.T) {
 		t.FailNow() // nothing below can have data
 	}
 
-	redis.Stop(t)
+	if err := redis.Stop(); err != nil {
+		t.Fatal(err)
+	}
 	stopped := time.Now()
 	t.Run("PingpongRedisUnavailable goes off while Redis is down", func(t *testing.T) {
 		var raised []promAlert
@@ -134,7 +136,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 func writeTestConfig(t *testing.T, targets map[string][]string) string {
 	t.Helper()
 	var cfg map[string]any
-	readYAML(t, monitoringPath(t, "prometheus", "prometheus.yml"), &cfg)
+	harness.ReadYAML(t, monitoringPath(t, "prometheus", "prometheus.yml"), &cfg)
 
 	global, _ := cfg["global"].(map[string]any)
 	if global == nil {

@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
-	"sigs.k8s.io/yaml"
 
 	"pingpong/test/harness"
 )
@@ -149,16 +148,10 @@ func kustomizationWith(t *testing.T, component string) string {
 // Every top-level manifest is listed in kustomization.yaml: a file that is not applied is a
 // file a learner reads for nothing.
 func TestKustomizationListsEveryFile(t *testing.T) {
-	data, err := os.ReadFile(repoPath(t, "k8s", "kustomization.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var k struct {
-		Resources []string `json:"resources"`
+		Resources []string `yaml:"resources"`
 	}
-	if err := yaml.Unmarshal(data, &k); err != nil {
-		t.Fatal(err)
-	}
+	harness.ReadYAML(t, repoPath(t, "k8s", "kustomization.yaml"), &k)
 	for _, file := range k8sFiles(t) {
 		if strings.Contains(file, "/") {
 			continue // components and the admin Job
