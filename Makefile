@@ -95,7 +95,7 @@ images: ## Build it for each of PLATFORMS, cross-compiled: $(IMAGE):v3-linux-amd
 			--build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) v3_redis_counter || exit 1; \
 	done
 
-bench: ## Benchmark /ping against redis-benchmark; writes bench/results/
+bench: ## Benchmark /ping beside a plain peer, a bare ceiling and redis-benchmark; writes bench/results/
 	go run ./test/bench
 
 clean: ## Remove what building and testing leave in the tree (binaries, the Go test cache)

@@ -140,33 +140,67 @@ func TestThousands(t *testing.T) {
 	}
 }
 
+// madeUpRun is a made-up Run: pings answered in one second, each in p99, with
+// Redis using redisCPU meanwhile.
+func madeUpRun(pings int, p99, redisCPU time.Duration, errors int, exact bool) Run {
+	r := Run{
+		Load:     harness.LoadResult{Conns: targetConns, Elapsed: time.Second, Errors: errors, Counts: make([]int64, pings), Latencies: make([]time.Duration, pings)},
+		Counts:   true,
+		Exact:    Exactness{Successes: pings, Counted: int64(pings)},
+		RedisCPU: redisCPU,
+	}
+	for i := range r.Load.Latencies {
+		r.Load.Latencies[i] = p99
+	}
+	if !exact {
+		r.Exact.Duplicates = 1
+	}
+	return r
+}
+
 // TestTargets checks the pass/fail verdicts against hand-made reports, one
-// just inside and one just outside every target.
+// just inside and one just outside every target. The durations are powers
+// of two of a second, so that the ratios are exact in floating point.
 func TestTargets(t *testing.T) {
-	level := func(rate float64, p99 time.Duration, errors int, exact bool) Level {
-		n := int(rate) // one second of pings
-		l := Level{
-			Load:       harness.LoadResult{Conns: targetConns, Elapsed: time.Second, Errors: errors, Counts: make([]int64, n), Latencies: make([]time.Duration, n)},
-			Exact:      Exactness{Successes: n, Counted: int64(n)},
-			RedisBench: RedisBenchResult{Rate: 50_000},
+	const peerRate = 10_000
+	level := func(conns int, vsPeer float64, redisTimes float64, p99 time.Duration, errors int, exact bool) Level {
+		// The peer: peerRate pings on one second of Redis. The service:
+		// vsPeer times as many pings, on the Redis CPU that makes its
+		// pings per Redis CPU-second redisTimes the peer's.
+		pings := int(vsPeer * peerRate)
+		redisCPU := time.Duration(float64(pings) / (redisTimes * peerRate) * float64(time.Second))
+		ceiling := madeUpRun(2*pings, time.Millisecond, 0, errors, true)
+		ceiling.Counts, ceiling.Exact = false, Exactness{}
+		return Level{
+			Conns:   conns,
+			Service: madeUpRun(pings, p99, redisCPU, errors, exact),
+			Peer:    madeUpRun(peerRate, p99, time.Second, errors, exact),
+			Ceiling: ceiling,
 		}
-		for i := range l.Load.Latencies {
-			l.Load.Latencies[i] = p99
-		}
-		if !exact {
-			l.Exact.Duplicates = 1
-		}
-		return l
 	}
 	good := Report{
-		Levels:  []Level{level(45_000, targetP99, 0, true)},
+		Levels: []Level{
+			level(targetConns, targetVsPeer, targetRedisAt50, targetP99, 0, true),
+			level(targetRedisConns, targetVsPeer, targetRedisAt200, targetP99, 0, true),
+		},
 		PeakRSS: targetRSS,
 		Ready:   []time.Duration{targetReadyTime / 2, targetReadyTime},
 	}
 	bad := Report{
-		Levels:  []Level{level(39_000, targetP99+time.Microsecond, 1, false)},
+		Levels: []Level{
+			level(targetConns, targetVsPeer-0.0001, targetRedisAt50*0.999, targetP99+time.Microsecond, 1, false),
+			level(targetRedisConns, targetVsPeer, targetRedisAt200*0.999, targetP99, 1, false),
+		},
 		PeakRSS: targetRSS + 1,
 		Ready:   []time.Duration{targetReadyTime / 2, targetReadyTime + time.Millisecond},
+	}
+	if got := good.Levels[0].VsPeer(); got != targetVsPeer {
+		t.Fatalf("the just-inside report has /ping ÷ peer = %v, not exactly %v", got, targetVsPeer)
+	}
+	for i, want := range []float64{targetRedisAt50, targetRedisAt200} {
+		if got := good.Levels[i].RedisVsPeer(); got != want {
+			t.Fatalf("the just-inside report has pings per Redis CPU-second %v × the peer's, not exactly %v", got, want)
+		}
 	}
 	for _, tc := range []struct {
 		name   string
@@ -181,8 +215,97 @@ func TestTargets(t *testing.T) {
 			}
 		})
 	}
-	if targets := (Report{}).Targets(); targets[0].Measurable {
-		t.Errorf("a report without a %d-connection level measured %q", targetConns, targets[0].Goal)
+
+	// Each server's errors and each counter's exactness count: one error
+	// from the ceiling alone, or one repeated count from the peer alone,
+	// fails its target.
+	verdict := func(r Report, goal string) Target {
+		for _, target := range r.Targets() {
+			if strings.HasPrefix(target.Goal, goal) {
+				return target
+			}
+		}
+		t.Fatalf("no target %q", goal)
+		return Target{}
+	}
+	ceilingErr := good
+	ceilingErr.Levels = slices.Clone(good.Levels)
+	ceilingErr.Levels[1].Ceiling.Load.Errors = 1
+	if target := verdict(ceilingErr, "no errors"); target.Met {
+		t.Errorf("one error from the ceiling: %s: %s passes", target.Goal, target.Measured)
+	}
+	peerRepeats := good
+	peerRepeats.Levels = slices.Clone(good.Levels)
+	peerRepeats.Levels[0].Peer.Exact.Duplicates = 1
+	if target := verdict(peerRepeats, "0 lost or duplicated"); target.Met {
+		t.Errorf("a repeated count from the peer: %s: %s passes", target.Goal, target.Measured)
+	}
+
+	// Without the levels, or without Redis CPU to divide by, a target is
+	// not measured rather than failed or passed.
+	for _, target := range (Report{}).Targets() {
+		if target.Measurable {
+			t.Errorf("an empty report measured %q: %s", target.Goal, target.Measured)
+		}
+	}
+	noRedisCPU := good
+	noRedisCPU.Levels = slices.Clone(good.Levels)
+	noRedisCPU.Levels[0].Peer.RedisCPU = 0
+	if target := verdict(noRedisCPU, "pings per Redis CPU-second"); target.Measurable {
+		t.Errorf("with no Redis CPU measured for the peer, %s was measured: %s", target.Goal, target.Measured)
+	}
+}
+
+// TestRunFigures checks the per-ping figures on a made-up run: 10,000 pings
+// in one second, on half a second of the server's CPU and a quarter of a
+// second of Redis's.
+func TestRunFigures(t *testing.T) {
+	r := madeUpRun(10_000, time.Millisecond, time.Second/4, 0, true)
+	r.AppCPU = time.Second / 2
+	r.Incrbys = 500
+	if got, want := r.CPUPerPing(), 50*time.Microsecond; got != want {
+		t.Errorf("CPU per ping = %v, want %v", got, want)
+	}
+	if got, want := r.PingsPerRedisSecond(), 40_000.0; got != want {
+		t.Errorf("pings per Redis CPU-second = %v, want %v", got, want)
+	}
+	// Redis was a quarter busy for one replica: one Redis core serves four.
+	if got, want := r.ReplicasPerRedisCore(), 4.0; got != want {
+		t.Errorf("replicas per Redis core = %v, want %v", got, want)
+	}
+	if got, want := r.PingsPerIncrby(), 20.0; got != want {
+		t.Errorf("pings per INCRBY = %v, want %v", got, want)
+	}
+	var idle Run
+	if idle.CPUPerPing() != 0 || idle.PingsPerRedisSecond() != 0 || idle.ReplicasPerRedisCore() != 0 {
+		t.Errorf("a run with nothing measured has figures: %v, %v, %v", idle.CPUPerPing(), idle.PingsPerRedisSecond(), idle.ReplicasPerRedisCore())
+	}
+}
+
+func TestParseInfoCPU(t *testing.T) {
+	info := "# CPU\r\nused_cpu_sys:1.250000\r\nused_cpu_user:0.500000\r\nused_cpu_sys_children:9.000000\r\n" +
+		"used_cpu_user_children:9.000000\r\nused_cpu_sys_main_thread:1.000000\r\nused_cpu_user_main_thread:0.400000\r\n"
+	if got, err := parseInfoCPU(info); err != nil || got != 1750*time.Millisecond {
+		t.Errorf("parseInfoCPU = %v, %v; want 1.75s", got, err)
+	}
+	if _, err := parseInfoCPU("# CPU\r\nused_cpu_sys:1.250000\r\n"); err == nil {
+		t.Error("parseInfoCPU added up an INFO without used_cpu_user")
+	}
+	for _, tc := range []struct {
+		raw     string
+		want    string
+		wantErr bool
+	}{
+		{"$5\r\nhello\r\n", "hello", false},
+		{"$0\r\n\r\n", "", false},
+		{"-ERR unknown command\r\n", "", true},
+		{":5\r\n", "", true},
+		{"$10\r\nshort\r\n", "", true},
+	} {
+		got, err := readRESPBulk(bufio.NewReader(strings.NewReader(tc.raw)))
+		if got != tc.want || (err != nil) != tc.wantErr {
+			t.Errorf("readRESPBulk(%q) = %q, %v; want %q, error %v", tc.raw, got, err, tc.want, tc.wantErr)
+		}
 	}
 }
 
@@ -216,14 +339,19 @@ func TestParseBusyTime(t *testing.T) {
 }
 
 // TestMarkdownShowsWhatWentWrong renders a run with a counting bug on a
-// busy machine: the table must say so in words, not only in numbers.
+// busy machine: the report must say so in words, not only in numbers.
 func TestMarkdownShowsWhatWentWrong(t *testing.T) {
-	level := Level{
-		Load:       harness.LoadResult{Conns: 50, Elapsed: time.Second, Counts: []int64{1, 2, 2}, Latencies: []time.Duration{time.Millisecond}},
-		Exact:      checkExact([]int64{1, 2, 2}, 0, 3),
-		RedisBench: RedisBenchResult{Rate: 10},
-		OtherCPU:   time.Second,
+	broken := Run{
+		Load:     harness.LoadResult{Conns: 50, Elapsed: time.Second, Counts: []int64{1, 2, 2}, Latencies: []time.Duration{1, 1, time.Millisecond}},
+		Counts:   true,
+		Exact:    checkExact([]int64{1, 2, 2}, 0, 3),
+		OtherCPU: time.Second,
+		AppCPU:   30 * time.Millisecond,
+		RedisCPU: 3 * time.Millisecond,
 	}
+	peer := madeUpRun(2, time.Millisecond, 4*time.Millisecond, 0, true)
+	ceiling := Run{Load: harness.LoadResult{Conns: 50, Elapsed: time.Second, Errors: 2, Latencies: []time.Duration{1, 1, 1, 1, 1, 1}}}
+	level := Level{Conns: 50, Service: broken, Peer: peer, Ceiling: ceiling, RedisBench: RedisBenchResult{Rate: 10}}
 	md := Report{
 		Duration: time.Second,
 		Machine:  Machine{CPUs: 2, LoadBefore: "0.10 0.10 0.10"},
@@ -231,9 +359,16 @@ func TestMarkdownShowsWhatWentWrong(t *testing.T) {
 		Image:    ImageInfo{Note: "DOCKER_HOST is not set"},
 	}.Markdown("chart.png")
 	for _, want := range []string{
-		"| 50 | 3 |",
+		"| 50 | /ping (v3) | 3 |",
 		"**1 missing, 1 duplicated, 0 out of range**",
-		"| 0 lost or duplicated counts, at every level | 1 of 1 levels inexact | **fail** |",
+		"| 50 | peer | 2 |",
+		"| 50 | ceiling | 6 | 0.00 ms | 0.00 ms | 0.00 ms | 2 | – (answers `pong`) |",
+		"| 50 | redis-benchmark INCR | 10 |",
+		"| 50 | 1.50× | 0.50× | 0.30× |",          // ÷ peer, ÷ ceiling, ÷ INCR
+		"| 10000.0 µs / 0.0 µs / 0.0 µs |",        // 30 ms of CPU for 3 pings
+		"| 50 | 1,000 | 500 | 2.0× | 333 | 250 |", // 3 pings on 3 ms of Redis, 2 on 4 ms
+		"| no errors, at every level, from the service, the peer or the ceiling | 0 / 0 / 2 | **fail** |",
+		"| 0 lost or duplicated counts, at every level, from the service or the peer | 1 / 0 of 1 levels inexact | **fail** |",
 		"Image `pingpong:v3`: n/a: DOCKER_HOST is not set.",
 		"**Other programs were using the machine**",
 		"up to 1.00 cores taken by others",

@@ -1,13 +1,18 @@
-// Command bench measures the v3 ping counter end to end, beside Redis itself.
+// Command bench measures the v3 ping counter end to end, beside two
+// reference servers and Redis itself.
 //
-// In one run it builds the v3 service as its Dockerfile does, starts a real
-// redis-server and the service on loopback, and for each concurrency level
-// drives GET /ping over keep-alive connections for a fixed time, checking
-// that every answered count is distinct and that Redis counted exactly the
-// successful pings. At the same level it runs `redis-benchmark -t incr`
-// against the same Redis: the service cannot count faster than Redis can
-// increment, so that is the yardstick. It then prints a markdown table with
-// the targets, and writes it with a chart to bench/results/.
+// In one run it builds the v3 service as its Dockerfile does, and two
+// reference servers from test/bench: the peer (./peer), the same counter
+// written the plain way with net/http and go-redis, one INCR per ping; and
+// the ceiling (./ceiling), net/http answering "pong" with no Redis at all.
+// It starts a real redis-server and the three servers on loopback, each
+// pinned like the others, and for each concurrency level drives GET /ping
+// on each over keep-alive connections for a fixed time. For the service and
+// the peer it checks that every answered count is distinct and that Redis
+// counted exactly the successful pings. At the same level it runs
+// `redis-benchmark -t incr` against the same Redis. It then prints a
+// markdown report with the targets, and writes it with a chart to
+// bench/results/.
 //
 //	go run ./test/bench                 # from the repository's top folder
 //	go run ./test/bench -duration 3s -conns 1,50
@@ -37,7 +42,8 @@ import (
 	"pingpong/test/harness"
 )
 
-// counterKey is the service's default COUNTER_KEY.
+// counterKey is the service's default COUNTER_KEY, in which the peer counts
+// too.
 const counterKey = "pingpong:count"
 
 func main() {
@@ -70,7 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	var o options
 	conns := fs.String("conns", "1,50,200", "concurrent keep-alive connections, one level each, comma-separated")
-	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to drive /ping, and redis-benchmark, at each level")
+	fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long to drive /ping on each server, and redis-benchmark, at each level")
 	fs.StringVar(&o.out, "out", "bench/results", "folder for latest.md and latest.png, relative to the repository's top folder")
 	fs.StringVar(&o.logLevel, "log-level", "info", "the service's LOG_LEVEL: info writes one access log line per request, as deployed")
 	fs.IntVar(&o.readyStarts, "ready-starts", 5, "how many times to start the service to time start-up")
@@ -105,10 +111,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s is needed: it comes with Redis (on Debian or Ubuntu: apt-get install redis-server redis-tools): %w", program, err)
 		}
 	}
-	// The repository is needed to build the service and to find the
-	// default output folder; -bin and an absolute -out need neither.
+	// The repository is needed to build the servers and to find the
+	// default output folder.
 	root, err := repoRoot()
-	if err != nil && (o.bin == "" || !filepath.IsAbs(o.out)) {
+	if err != nil {
 		return err
 	}
 	work, err := os.MkdirTemp("", "pingpong-bench-")
@@ -132,6 +138,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	progress("building the peer and the ceiling, the same way")
+	peerBin, err := buildReference(root, work, "peer")
+	if err != nil {
+		return err
+	}
+	ceilingBin, err := buildReference(root, work, "ceiling")
+	if err != nil {
+		return err
+	}
 	// Pin after the build, which is better off with every CPU. Redis, and
 	// everything else this program starts, inherit its CPU.
 	pin := choosePinning(o.pin)
@@ -144,45 +159,72 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := os.Mkdir(filepath.Join(work, "redis"), 0o755); err != nil {
 		return err
 	}
-	redis, err := harness.LaunchRedis(filepath.Join(work, "redis"))
+	redis, redisAddr, err := startRedis(filepath.Join(work, "redis"))
 	if err != nil {
 		return err
 	}
-	defer redis.Stop()
+	defer redis.stop()
 	report.Machine.Redis = redisVersion()
 
 	// Time the start-up a few times: one start says little on a busy
 	// machine. The last instance started is the one benchmarked.
-	var svc *app
+	var svc *server
 	for i := range o.readyStarts {
-		a, ready, err := startApp(bin, redis.Addr, o.logLevel, pin.server)
+		a, ready, err := startApp(bin, redisAddr, o.logLevel, pin.server)
 		if err != nil {
 			return err
 		}
 		report.Ready = append(report.Ready, ready)
 		if i < o.readyStarts-1 {
-			_ = a.Stop()
+			a.stop()
 			continue
 		}
 		svc = a
 	}
-	defer svc.Stop()
+	defer svc.stop()
 	slices.Sort(report.Ready)
 	progress("ready %s after the start (median of %d starts)", ms(report.readyMedian()), len(report.Ready))
+	// The references run exactly as the service does: on the same CPU,
+	// against the same Redis. Only the server being driven has work.
+	peer, err := startReference(peerBin, redisAddr, pin.server)
+	if err != nil {
+		return err
+	}
+	defer peer.stop()
+	ceiling, err := startReference(ceilingBin, redisAddr, pin.server)
+	if err != nil {
+		return err
+	}
+	defer ceiling.stop()
 
 	for _, conns := range o.conns {
-		if err := ctx.Err(); err != nil {
+		level := Level{Conns: conns}
+		for _, m := range []struct {
+			name   string
+			srv    *server
+			counts bool
+			run    *Run
+		}{
+			{"/ping", svc, true, &level.Service},
+			{"peer", peer, true, &level.Peer},
+			{"ceiling", ceiling, false, &level.Ceiling},
+		} {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if *m.run, err = measureRun(ctx, m.srv, m.counts, redisAddr, conns, o.duration); err != nil {
+				return fmt.Errorf("%s at %d connections: %w", m.name, conns, err)
+			}
+			progress("%d conns, %s: %s", conns, m.name, m.run.summary())
+		}
+		if level.RedisBench, err = measureRedisBenchmark(ctx, redis, redisAddr, conns, o.duration, pin); err != nil {
 			return err
 		}
-		level, err := measureLevel(ctx, svc, redis, conns, o.duration, pin)
-		if err != nil {
-			return err
-		}
-		progress("%s", level.summary())
+		progress("%d conns: %s", conns, level.summary())
 		report.Levels = append(report.Levels, level)
 	}
 	report.Machine.LoadAfter = loadAverage()
-	if report.PeakRSS, err = peakRSS(svc.Pid()); err != nil {
+	if report.PeakRSS, err = peakRSS(svc.pid()); err != nil {
 		return fmt.Errorf("reading the service's peak memory: %w", err)
 	}
 	report.Image = imageSize(ctx, "pingpong:v3")
@@ -205,64 +247,96 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	progress("wrote latest.md and latest.png in %s", o.out)
 
 	for _, level := range report.Levels {
-		if !level.Exact.Exact() {
-			return fmt.Errorf("at %d connections, counts were lost or repeated: %s", level.Load.Conns, level.Exact.describe())
+		for _, c := range []struct {
+			name string
+			run  Run
+		}{{"the service", level.Service}, {"the peer", level.Peer}} {
+			if !c.run.Exact.Exact() {
+				return fmt.Errorf("at %d connections, %s lost or repeated counts: %s", level.Conns, c.name, c.run.Exact.describe())
+			}
 		}
 	}
 	return nil
 }
 
-// measureLevel drives /ping, then redis-benchmark, at one concurrency.
-func measureLevel(ctx context.Context, svc *app, redis *harness.Redis, conns int, duration time.Duration, pin pinning) (Level, error) {
-	before, err := redisGet(redis.Addr, counterKey)
+// measureRun drives GET /ping on srv at one concurrency, and measures the
+// CPU that srv, Redis, this program and the rest of the machine used
+// meanwhile. When counts is set, the answers are counts, checked against
+// Redis's key; otherwise every answer must be "pong".
+func measureRun(ctx context.Context, srv *server, counts bool, redisAddr string, conns int, duration time.Duration) (Run, error) {
+	before, err := redisGet(redisAddr, counterKey)
 	if err != nil {
-		return Level{}, fmt.Errorf("reading the count: %w", err)
+		return Run{}, fmt.Errorf("reading the count: %w", err)
 	}
-	incrbyBefore, err := incrbyCount(svc.adminAddr)
+	incrbysBefore, err := srv.incrbys()
 	if err != nil {
-		return Level{}, fmt.Errorf("reading the service's metrics: %w", err)
+		return Run{}, err
 	}
-	pids := []int{svc.Pid(), redis.Pid(), os.Getpid()}
+	pids := []int{srv.pid(), os.Getpid()}
+	redisBefore, err := redisCPU(redisAddr)
+	if err != nil {
+		return Run{}, fmt.Errorf("reading Redis's CPU time: %w", err)
+	}
 	cpuBefore, busyBefore := cpuTimes(pids), machineBusy()
-	load, err := harness.Drive(ctx, svc.addr, "/ping", conns, duration)
+	var load harness.LoadResult
+	if counts {
+		load, err = harness.Drive(ctx, srv.addr, "/ping", conns, duration)
+	} else {
+		load, err = harness.DriveFixed(ctx, srv.addr, "/ping", "pong\n", conns, duration)
+	}
 	if err != nil {
-		return Level{}, err
+		return Run{}, err
 	}
 	cpuAfter, busyAfter := cpuTimes(pids), machineBusy()
-	after, err := redisGet(redis.Addr, counterKey)
+	redisAfter, err := redisCPU(redisAddr)
 	if err != nil {
-		return Level{}, fmt.Errorf("reading the count: %w", err)
+		return Run{}, fmt.Errorf("reading Redis's CPU time: %w", err)
 	}
-	incrbyAfter, err := incrbyCount(svc.adminAddr)
+	after, err := redisGet(redisAddr, counterKey)
 	if err != nil {
-		return Level{}, fmt.Errorf("reading the service's metrics: %w", err)
+		return Run{}, fmt.Errorf("reading the count: %w", err)
 	}
-	level := Level{
+	incrbysAfter, err := srv.incrbys()
+	if err != nil {
+		return Run{}, err
+	}
+	r := Run{
 		Load:      load,
-		Exact:     checkExact(load.Counts, before, after),
+		Counts:    counts,
 		AppCPU:    cpuAfter[0] - cpuBefore[0],
-		RedisCPU:  cpuAfter[1] - cpuBefore[1],
-		ClientCPU: cpuAfter[2] - cpuBefore[2],
-		Incrbys:   incrbyAfter - incrbyBefore,
+		RedisCPU:  redisAfter - redisBefore,
+		ClientCPU: cpuAfter[1] - cpuBefore[1],
+		Incrbys:   incrbysAfter - incrbysBefore,
+	}
+	if counts {
+		r.Exact = checkExact(load.Counts, before, after)
+	} else if after != before {
+		return Run{}, fmt.Errorf("the count moved from %d to %d while only a server without Redis was driven", before, after)
 	}
 	// What the machine did besides the three: other programs, the kernel's
 	// own threads, or other virtual machines on the same host.
-	level.OtherCPU = max(0, busyAfter-busyBefore-level.AppCPU-level.RedisCPU-level.ClientCPU)
-	// Now Redis is the server under test: it gets the service's CPU.
+	r.OtherCPU = max(0, busyAfter-busyBefore-r.AppCPU-r.RedisCPU-r.ClientCPU)
+	return r, nil
+}
+
+// measureRedisBenchmark runs redis-benchmark at one concurrency, with Redis
+// as the server under test on the CPU the servers had.
+func measureRedisBenchmark(ctx context.Context, redis *process, redisAddr string, conns int, duration time.Duration, pin pinning) (RedisBenchResult, error) {
 	if pin.pinned() {
-		if err := move(redis.Pid(), pin.server); err != nil {
-			return Level{}, err
+		if err := move(redis.pid(), pin.server); err != nil {
+			return RedisBenchResult{}, err
 		}
 	}
-	if level.RedisBench, err = redisBenchmark(ctx, redis.Addr, conns, duration); err != nil {
-		return Level{}, err
+	result, err := redisBenchmark(ctx, redisAddr, conns, duration)
+	if err != nil {
+		return RedisBenchResult{}, err
 	}
 	if pin.pinned() {
-		if err := move(redis.Pid(), pin.client); err != nil {
-			return Level{}, err
+		if err := move(redis.pid(), pin.client); err != nil {
+			return RedisBenchResult{}, err
 		}
 	}
-	return level, nil
+	return result, nil
 }
 
 // cpuTimes reads the CPU time each process has used so far; 0 when it

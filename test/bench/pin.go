@@ -14,9 +14,10 @@ import (
 // scheduler as about the service. redis-benchmark's figure is one core of
 // Redis (it is single-threaded) against one core of client. So the
 // benchmark gives the server under test a CPU of its own and everything
-// else another one: for /ping, the service alone on one CPU, the load
+// else another one: for /ping, the server driven (the service, the peer or
+// the ceiling, all three started on that CPU) alone on one CPU, the load
 // generator and Redis on the other; for redis-benchmark, Redis alone on one
-// CPU and redis-benchmark on the other. Pinned to one CPU, the service's Go
+// CPU and redis-benchmark on the other. Pinned to one CPU, a Go server's
 // runtime also schedules its goroutines on one thread (GOMAXPROCS follows
 // the CPUs a process may use).
 
@@ -53,8 +54,8 @@ func choosePinning(want bool) pinning {
 	return pinning{
 		server: server,
 		client: client,
-		note: fmt.Sprintf("the server under test alone on CPU %s: the service while /ping is driven, redis-server while redis-benchmark runs; "+
-			"the load generator, redis-benchmark and, while /ping is driven, redis-server on CPU %s", server, client),
+		note: fmt.Sprintf("the server under test alone on CPU %s: the service, the peer and the ceiling (each idle while another is driven), "+
+			"redis-server while redis-benchmark runs; the load generator, redis-benchmark and, while /ping is driven, redis-server on CPU %s", server, client),
 	}
 }
 

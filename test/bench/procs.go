@@ -13,14 +13,171 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"pingpong/test/harness"
 )
 
+// process is a program the benchmark started. It is stopped by its own PID,
+// never by name: other copies of redis-server may be running on the machine.
+type process struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	out  *harness.LockedBuffer // stderr, and stdout where it is short
+}
+
+// startProcess runs path with env added to this process's environment. The
+// program's stdout is kept only when keepStdout is set: the service writes
+// one log line per request, which nobody reads during a benchmark.
+func startProcess(env []string, keepStdout bool, path string, args ...string) (*process, error) {
+	out := &harness.LockedBuffer{}
+	cmd := exec.Command(path, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = out
+	if keepStdout {
+		cmd.Stdout = out
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", path, err)
+	}
+	p := &process{cmd: cmd, done: make(chan struct{}), out: out}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+func (p *process) pid() int { return p.cmd.Process.Pid }
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop asks the process to end (SIGTERM) and kills it if it has not within
+// ten seconds.
+func (p *process) stop() {
+	if p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// freePort asks the kernel for a loopback port that nothing listens on.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startRedis runs redis-server on a free loopback port with its data in dir,
+// configured as the workshop's compose file runs it: append-only persistence.
+func startRedis(dir string) (*process, string, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, "", err
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	p, err := startProcess(nil, true, "redis-server",
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+		"--appendonly", "yes", "--save", "", "--daemonize", "no")
+	if err != nil {
+		return nil, "", err
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if _, err := redisGet(addr, "pingpong:probe"); err == nil {
+			return p, addr, nil
+		}
+		if p.exited() {
+			return nil, "", fmt.Errorf("redis-server exited:\n%s", p.out)
+		}
+	}
+	p.stop()
+	return nil, "", fmt.Errorf("redis-server did not answer on %s within 10s:\n%s", addr, p.out)
+}
+
+// redisCPU is the CPU time (user and system) Redis has used so far, as its
+// INFO command reports it: to the microsecond, where /proc counts in
+// hundredths of a second, too coarse for the little CPU Redis uses while the
+// service coalesces its increments.
+func redisCPU(addr string) (time.Duration, error) {
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		return 0, err
+	}
+	if _, err := fmt.Fprint(conn, "*2\r\n$4\r\nINFO\r\n$3\r\ncpu\r\n"); err != nil {
+		return 0, err
+	}
+	info, err := readRESPBulk(bufio.NewReader(conn))
+	if err != nil {
+		return 0, err
+	}
+	return parseInfoCPU(info)
+}
+
+// readRESPBulk reads a bulk string answer: "$<length>\r\n<bytes>\r\n".
+func readRESPBulk(r *bufio.Reader) (string, error) {
+	header, err := r.ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("reading the answer of redis: %w", err)
+	}
+	header = strings.TrimRight(header, "\r\n")
+	if strings.HasPrefix(header, "-") {
+		return "", fmt.Errorf("redis: %s", header[1:])
+	}
+	length, err := strconv.Atoi(strings.TrimPrefix(header, "$"))
+	if !strings.HasPrefix(header, "$") || err != nil || length < 0 {
+		return "", fmt.Errorf("unexpected answer from redis: %q", header)
+	}
+	body := make([]byte, length+2)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return "", fmt.Errorf("reading the answer of redis: %w", err)
+	}
+	return string(body[:length]), nil
+}
+
+// parseInfoCPU adds used_cpu_user and used_cpu_sys, in seconds, from the
+// cpu section of INFO.
+func parseInfoCPU(info string) (time.Duration, error) {
+	var total time.Duration
+	found := 0
+	for line := range strings.Lines(info) {
+		name, value, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || (name != "used_cpu_user" && name != "used_cpu_sys") {
+			continue
+		}
+		seconds, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return 0, fmt.Errorf("INFO cpu: %s %q: %w", name, value, err)
+		}
+		total += time.Duration(seconds * float64(time.Second))
+		found++
+	}
+	if found != 2 {
+		return 0, errors.New("INFO cpu lacks used_cpu_user or used_cpu_sys")
+	}
+	return total, nil
+}
+
 // redisGet reads an integer key over a connection of its own, in the Redis
 // protocol (RESP); a missing key is 0. The benchmark needs nothing more of
-// Redis than this, so it needs no client library.
+// Redis than this and redisCPU, so it needs no client library.
 func redisGet(addr, key string) (int64, error) {
 	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
@@ -77,51 +234,99 @@ func buildApp(root, dir string) (string, error) {
 	return bin, nil
 }
 
-// app is a running v3 service: its public API at addr, its metrics at adminAddr.
-type app struct {
-	*harness.Process
+// buildReference builds one of the reference servers, test/bench/<name>,
+// exactly as buildApp builds the service, from the test module.
+func buildReference(root, dir, name string) (string, error) {
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./bench/"+name)
+	cmd.Dir = filepath.Join(root, "test")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./bench/%s: %w\n%s", name, err, out)
+	}
+	return bin, nil
+}
+
+// server is a running server under test: its /ping at addr, and for the v3
+// service its metrics at adminAddr.
+type server struct {
+	*process
 	addr, adminAddr string
 }
 
-// startApp starts the service against the Redis at redisAddr, on cpu alone
-// when it is set, and returns it once GET /readyz answers 200, with the time
-// that took from the start of the process.
-//
-// Unlike harness.StartApp, it picks the two ports itself rather than read
-// them from the service's "listening" log line: the service's stdout goes
-// to /dev/null, so that neither it nor this program spends anything on the
-// access log beyond writing it, and -log-level warn leaves the line out.
-func startApp(bin, redisAddr, logLevel, cpu string) (*app, time.Duration, error) {
-	port, err := harness.PickPort()
+// incrbys reads how many INCRBY round trips the v3 service's counter has
+// made so far; 0 for a reference server, which has no metrics.
+func (s *server) incrbys() (int64, error) {
+	if s.adminAddr == "" {
+		return 0, nil
+	}
+	n, err := incrbyCount(s.adminAddr)
+	if err != nil {
+		return 0, fmt.Errorf("reading the service's metrics: %w", err)
+	}
+	return n, nil
+}
+
+// startApp starts the service on a free port against the Redis at redisAddr,
+// on cpu alone when it is set, and returns it once GET /readyz answers 200,
+// with the time that took from the start of the process.
+func startApp(bin, redisAddr, logLevel, cpu string) (*server, time.Duration, error) {
+	port, err := freePort()
 	if err != nil {
 		return nil, 0, err
 	}
-	adminPort, err := harness.PickPort()
+	adminPort, err := freePort()
 	if err != nil {
 		return nil, 0, err
 	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	env := []string{"PORT=" + strconv.Itoa(port), "ADMIN_PORT=" + strconv.Itoa(adminPort),
 		"REDIS_ADDR=" + redisAddr, "LOG_LEVEL=" + logLevel}
 	start := time.Now()
 	path, args := onCPU(cpu, bin)
-	p, err := harness.Launch(env, false, path, args...)
+	p, err := startProcess(env, false, path, args...)
 	if err != nil {
 		return nil, 0, err
 	}
-	a := &app{Process: p,
-		addr:      net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		adminAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(adminPort))}
+	a := &server{process: p, addr: addr, adminAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(adminPort))}
 	ready, err := waitReady(a, start)
 	if err != nil {
-		_ = p.Stop()
+		p.stop()
 		return nil, 0, err
 	}
 	return a, ready, nil
 }
 
+// startReference starts a reference server as startApp starts the service:
+// on a free port, against the Redis at redisAddr, on cpu alone when it is
+// set. It has no /readyz: it is ready once its port accepts connections.
+func startReference(bin, redisAddr, cpu string) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	path, args := onCPU(cpu, bin)
+	p, err := startProcess([]string{"PORT=" + strconv.Itoa(port), "REDIS_ADDR=" + redisAddr}, true, path, args...)
+	if err != nil {
+		return nil, err
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			conn.Close()
+			return &server{process: p, addr: addr}, nil
+		}
+		if p.exited() {
+			return nil, fmt.Errorf("%s exited before it listened:\n%s", filepath.Base(bin), p.out)
+		}
+	}
+	p.stop()
+	return nil, fmt.Errorf("%s did not listen on %s within 10s:\n%s", filepath.Base(bin), addr, p.out)
+}
+
 // waitReady polls /readyz every millisecond, each time on a new connection
 // (a refused one costs microseconds), until it answers 200.
-func waitReady(a *app, start time.Time) (time.Duration, error) {
+func waitReady(a *server, start time.Time) (time.Duration, error) {
 	client := &http.Client{
 		Timeout:   time.Second,
 		Transport: &http.Transport{DisableKeepAlives: true},
@@ -134,12 +339,12 @@ func waitReady(a *app, start time.Time) (time.Duration, error) {
 				return time.Since(start), nil
 			}
 		}
-		if exited, code := a.Exited(); exited {
-			return 0, fmt.Errorf("the service exited with status %d before it was ready:\n%s", code, a.Output())
+		if a.exited() {
+			return 0, fmt.Errorf("the service exited before it was ready:\n%s", a.out)
 		}
 		time.Sleep(time.Millisecond)
 	}
-	return 0, fmt.Errorf("%s did not answer 200 within 10s:\n%s", url, a.Output())
+	return 0, fmt.Errorf("%s did not answer 200 within 10s:\n%s", url, a.out)
 }
 
 // peakRSS is the most memory the process has held in RAM since it started

@@ -38,7 +38,7 @@ type LoadResult struct {
 	Conns     int
 	Elapsed   time.Duration   // from the first request sent to the last answer
 	Latencies []time.Duration // of the successful requests, sorted
-	Counts    []int64         // the count each successful ping answered
+	Counts    []int64         // the count each successful ping answered; none for DriveFixed
 	Errors    int             // failed connections, non-200 answers, unreadable bodies
 	FirstErr  error           // the first of them, to say what went wrong
 }
@@ -48,7 +48,7 @@ func (r LoadResult) Rate() float64 {
 	if r.Elapsed <= 0 {
 		return 0
 	}
-	return float64(len(r.Counts)) / r.Elapsed.Seconds()
+	return float64(len(r.Latencies)) / r.Elapsed.Seconds()
 }
 
 // Drive sends GET path to addr over conns keep-alive connections, each
@@ -56,10 +56,22 @@ func (r LoadResult) Rate() float64 {
 // duration. Every connection is opened before the clock starts.
 // Cancelling ctx stops it early.
 func Drive(ctx context.Context, addr, path string, conns int, duration time.Duration) (LoadResult, error) {
+	return drive(ctx, addr, path, nil, conns, duration)
+}
+
+// DriveFixed is Drive for a path that answers the same body every time, such
+// as a server that answers "pong" and counts nothing: a success is a 200
+// with exactly want as its body, and the result holds no Counts.
+func DriveFixed(ctx context.Context, addr, path, want string, conns int, duration time.Duration) (LoadResult, error) {
+	return drive(ctx, addr, path, []byte(want), conns, duration)
+}
+
+// drive is Drive, or DriveFixed when want is not nil.
+func drive(ctx context.Context, addr, path string, want []byte, conns int, duration time.Duration) (LoadResult, error) {
 	request := []byte("GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\n\r\n")
 	clients := make([]*loadConn, conns)
 	for i := range clients {
-		c, err := dialClient(addr, request)
+		c, err := dialClient(addr, request, want)
 		if err != nil {
 			for _, opened := range clients[:i] {
 				opened.close()
@@ -95,6 +107,7 @@ func Drive(ctx context.Context, addr, path string, conns int, duration time.Dura
 type loadConn struct {
 	addr    string
 	request []byte
+	want    []byte // the body every answer must hold; nil: a count
 	conn    net.Conn
 	reader  *bufio.Reader
 
@@ -104,8 +117,8 @@ type loadConn struct {
 	firstErr  error
 }
 
-func dialClient(addr string, request []byte) (*loadConn, error) {
-	c := &loadConn{addr: addr, request: request}
+func dialClient(addr string, request, want []byte) (*loadConn, error) {
+	c := &loadConn{addr: addr, request: request, want: want}
 	if err := c.dial(); err != nil {
 		return nil, err
 	}
@@ -159,7 +172,9 @@ func (c *loadConn) run(deadline time.Time, cancelled *atomic.Bool) {
 			continue
 		}
 		c.latencies = append(c.latencies, time.Since(start))
-		c.counts = append(c.counts, count)
+		if c.want == nil {
+			c.counts = append(c.counts, count)
+		}
 	}
 }
 
@@ -170,8 +185,9 @@ func (c *loadConn) fail(err error) {
 	}
 }
 
-// ping sends one request and returns the count the answer holds, and
-// whether the server closes the connection after it.
+// ping sends one request and returns the count the answer holds (0 when
+// the answer must be want instead), and whether the server closes the
+// connection after it.
 func (c *loadConn) ping(start time.Time) (count int64, closing bool, err error) {
 	if err := c.conn.SetDeadline(start.Add(requestTimeout)); err != nil {
 		return 0, false, err
@@ -185,6 +201,12 @@ func (c *loadConn) ping(start time.Time) (count int64, closing bool, err error) 
 	}
 	if resp.Status != 200 {
 		return 0, resp.Close, statusError{resp.Status, string(resp.Body)}
+	}
+	if c.want != nil {
+		if !bytes.Equal(resp.Body, c.want) {
+			return 0, resp.Close, fmt.Errorf("answer %q, want %q", resp.Body, c.want)
+		}
+		return 0, resp.Close, nil
 	}
 	count, err = strconv.ParseInt(string(bytes.TrimSpace(resp.Body)), 10, 64)
 	if err != nil {

@@ -160,3 +160,35 @@ func TestRepeated(t *testing.T) {
 		}
 	}
 }
+
+// TestDriveFixed: against a server that answers "pong", every answer is a
+// success with no count; the control answers something else, and every
+// answer is an error.
+func TestDriveFixed(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		ok   bool
+	}{
+		{"pong\n", true},
+		{"pang\n", false},
+	} {
+		t.Run(strings.TrimSpace(tc.body), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprint(w, tc.body)
+			}))
+			defer srv.Close()
+			result, err := DriveFixed(context.Background(), strings.TrimPrefix(srv.URL, "http://"), "/ping", "pong\n", 2, 100*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(result.Counts) != 0 {
+				t.Errorf("%d counts from a server that counts nothing", len(result.Counts))
+			}
+			answered := len(result.Latencies) > 0 && result.Rate() > 0
+			if answered != tc.ok || (result.Errors == 0) != tc.ok {
+				t.Errorf("%d answers (%.0f/s), %d errors (first: %v); want success = %v",
+					len(result.Latencies), result.Rate(), result.Errors, result.FirstErr, tc.ok)
+			}
+		})
+	}
+}
