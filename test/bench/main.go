@@ -159,11 +159,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := os.Mkdir(filepath.Join(work, "redis"), 0o755); err != nil {
 		return err
 	}
-	redis, redisAddr, err := startRedis(filepath.Join(work, "redis"))
+	redis, err := harness.LaunchRedis(filepath.Join(work, "redis"))
 	if err != nil {
 		return err
 	}
-	defer redis.stop()
+	defer redis.Stop()
+	redisAddr := redis.Addr
 	report.Machine.Redis = redisVersion()
 
 	// Time the start-up a few times: one start says little on a busy
@@ -176,12 +177,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		report.Ready = append(report.Ready, ready)
 		if i < o.readyStarts-1 {
-			a.stop()
+			_ = a.Stop()
 			continue
 		}
 		svc = a
 	}
-	defer svc.stop()
+	defer svc.Stop()
 	slices.Sort(report.Ready)
 	progress("ready %s after the start (median of %d starts)", ms(report.readyMedian()), len(report.Ready))
 	// The references run exactly as the service does: on the same CPU,
@@ -190,12 +191,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer peer.stop()
+	defer peer.Stop()
 	ceiling, err := startReference(ceilingBin, redisAddr, pin.server)
 	if err != nil {
 		return err
 	}
-	defer ceiling.stop()
+	defer ceiling.Stop()
 
 	for _, conns := range o.conns {
 		level := Level{Conns: conns}
@@ -224,7 +225,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		report.Levels = append(report.Levels, level)
 	}
 	report.Machine.LoadAfter = loadAverage()
-	if report.PeakRSS, err = peakRSS(svc.pid()); err != nil {
+	if report.PeakRSS, err = peakRSS(svc.Pid()); err != nil {
 		return fmt.Errorf("reading the service's peak memory: %w", err)
 	}
 	report.Image = imageSize(ctx, "pingpong:v3")
@@ -272,7 +273,7 @@ func measureRun(ctx context.Context, srv *server, counts bool, redisAddr string,
 	if err != nil {
 		return Run{}, err
 	}
-	pids := []int{srv.pid(), os.Getpid()}
+	pids := []int{srv.Pid(), os.Getpid()}
 	redisBefore, err := redisCPU(redisAddr)
 	if err != nil {
 		return Run{}, fmt.Errorf("reading Redis's CPU time: %w", err)
@@ -321,9 +322,9 @@ func measureRun(ctx context.Context, srv *server, counts bool, redisAddr string,
 
 // measureRedisBenchmark runs redis-benchmark at one concurrency, with Redis
 // as the server under test on the CPU the servers had.
-func measureRedisBenchmark(ctx context.Context, redis *process, redisAddr string, conns int, duration time.Duration, pin pinning) (RedisBenchResult, error) {
+func measureRedisBenchmark(ctx context.Context, redis *harness.Redis, redisAddr string, conns int, duration time.Duration, pin pinning) (RedisBenchResult, error) {
 	if pin.pinned() {
-		if err := move(redis.pid(), pin.server); err != nil {
+		if err := move(redis.Pid(), pin.server); err != nil {
 			return RedisBenchResult{}, err
 		}
 	}
@@ -332,7 +333,7 @@ func measureRedisBenchmark(ctx context.Context, redis *process, redisAddr string
 		return RedisBenchResult{}, err
 	}
 	if pin.pinned() {
-		if err := move(redis.pid(), pin.client); err != nil {
+		if err := move(redis.Pid(), pin.client); err != nil {
 			return RedisBenchResult{}, err
 		}
 	}

@@ -13,100 +13,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"pingpong/test/harness"
 )
-
-// process is a program the benchmark started. It is stopped by its own PID,
-// never by name: other copies of redis-server may be running on the machine.
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	out  *harness.LockedBuffer // stderr, and stdout where it is short
-}
-
-// startProcess runs path with env added to this process's environment. The
-// program's stdout is kept only when keepStdout is set: the service writes
-// one log line per request, which nobody reads during a benchmark.
-func startProcess(env []string, keepStdout bool, path string, args ...string) (*process, error) {
-	out := &harness.LockedBuffer{}
-	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = out
-	if keepStdout {
-		cmd.Stdout = out
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", path, err)
-	}
-	p := &process{cmd: cmd, done: make(chan struct{}), out: out}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	return p, nil
-}
-
-func (p *process) pid() int { return p.cmd.Process.Pid }
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop asks the process to end (SIGTERM) and kills it if it has not within
-// ten seconds.
-func (p *process) stop() {
-	if p.exited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// freePort asks the kernel for a loopback port that nothing listens on.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// startRedis runs redis-server on a free loopback port with its data in dir,
-// configured as the workshop's compose file runs it: append-only persistence.
-func startRedis(dir string) (*process, string, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, "", err
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	p, err := startProcess(nil, true, "redis-server",
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-		"--appendonly", "yes", "--save", "", "--daemonize", "no")
-	if err != nil {
-		return nil, "", err
-	}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if _, err := redisGet(addr, "pingpong:probe"); err == nil {
-			return p, addr, nil
-		}
-		if p.exited() {
-			return nil, "", fmt.Errorf("redis-server exited:\n%s", p.out)
-		}
-	}
-	p.stop()
-	return nil, "", fmt.Errorf("redis-server did not answer on %s within 10s:\n%s", addr, p.out)
-}
 
 // redisCPU is the CPU time (user and system) Redis has used so far, as its
 // INFO command reports it: to the microsecond, where /proc counts in
@@ -250,7 +160,7 @@ func buildReference(root, dir, name string) (string, error) {
 // server is a running server under test: its /ping at addr, and for the v3
 // service its metrics at adminAddr.
 type server struct {
-	*process
+	*harness.Process
 	addr, adminAddr string
 }
 
@@ -271,11 +181,11 @@ func (s *server) incrbys() (int64, error) {
 // on cpu alone when it is set, and returns it once GET /readyz answers 200,
 // with the time that took from the start of the process.
 func startApp(bin, redisAddr, logLevel, cpu string) (*server, time.Duration, error) {
-	port, err := freePort()
+	port, err := harness.PickPort()
 	if err != nil {
 		return nil, 0, err
 	}
-	adminPort, err := freePort()
+	adminPort, err := harness.PickPort()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -284,14 +194,14 @@ func startApp(bin, redisAddr, logLevel, cpu string) (*server, time.Duration, err
 		"REDIS_ADDR=" + redisAddr, "LOG_LEVEL=" + logLevel}
 	start := time.Now()
 	path, args := onCPU(cpu, bin)
-	p, err := startProcess(env, false, path, args...)
+	p, err := harness.Launch(env, false, path, args...)
 	if err != nil {
 		return nil, 0, err
 	}
-	a := &server{process: p, addr: addr, adminAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(adminPort))}
+	a := &server{Process: p, addr: addr, adminAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(adminPort))}
 	ready, err := waitReady(a, start)
 	if err != nil {
-		p.stop()
+		_ = p.Stop()
 		return nil, 0, err
 	}
 	return a, ready, nil
@@ -301,27 +211,27 @@ func startApp(bin, redisAddr, logLevel, cpu string) (*server, time.Duration, err
 // on a free port, against the Redis at redisAddr, on cpu alone when it is
 // set. It has no /readyz: it is ready once its port accepts connections.
 func startReference(bin, redisAddr, cpu string) (*server, error) {
-	port, err := freePort()
+	port, err := harness.PickPort()
 	if err != nil {
 		return nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	path, args := onCPU(cpu, bin)
-	p, err := startProcess([]string{"PORT=" + strconv.Itoa(port), "REDIS_ADDR=" + redisAddr}, true, path, args...)
+	p, err := harness.Launch([]string{"PORT=" + strconv.Itoa(port), "REDIS_ADDR=" + redisAddr}, true, path, args...)
 	if err != nil {
 		return nil, err
 	}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			conn.Close()
-			return &server{process: p, addr: addr}, nil
+			return &server{Process: p, addr: addr}, nil
 		}
-		if p.exited() {
-			return nil, fmt.Errorf("%s exited before it listened:\n%s", filepath.Base(bin), p.out)
+		if exited(p) {
+			return nil, fmt.Errorf("%s exited before it listened:\n%s", filepath.Base(bin), p.Output())
 		}
 	}
-	p.stop()
-	return nil, fmt.Errorf("%s did not listen on %s within 10s:\n%s", filepath.Base(bin), addr, p.out)
+	_ = p.Stop()
+	return nil, fmt.Errorf("%s did not listen on %s within 10s:\n%s", filepath.Base(bin), addr, p.Output())
 }
 
 // waitReady polls /readyz every millisecond, each time on a new connection
@@ -339,12 +249,12 @@ func waitReady(a *server, start time.Time) (time.Duration, error) {
 				return time.Since(start), nil
 			}
 		}
-		if a.exited() {
-			return 0, fmt.Errorf("the service exited before it was ready:\n%s", a.out)
+		if exited(a.Process) {
+			return 0, fmt.Errorf("the service exited before it was ready:\n%s", a.Output())
 		}
 		time.Sleep(time.Millisecond)
 	}
-	return 0, fmt.Errorf("%s did not answer 200 within 10s:\n%s", url, a.out)
+	return 0, fmt.Errorf("%s did not answer 200 within 10s:\n%s", url, a.Output())
 }
 
 // peakRSS is the most memory the process has held in RAM since it started
@@ -467,4 +377,10 @@ func parseBusyTime(stat []byte) (time.Duration, error) {
 		}
 	}
 	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
+// exited reports whether the process has ended.
+func exited(p *harness.Process) bool {
+	done, _ := p.Exited()
+	return done
 }
