@@ -21,8 +21,8 @@ import (
 // with the app's labels in the release's namespace connects, the app counts
 // through Redis, and a pod in the ingress controller's namespace reaches the
 // app's HTTP port. The admin port (/metrics) is closed to an unlabelled pod
-// and open to a pod labelled as Prometheus, and a real Prometheus that finds
-// the pods by their annotations scrapes every one of them. The control: once
+// and open to a pod labelled as Prometheus, and a real Prometheus scrapes every
+// one of them where their annotations say. The control: once
 // the Redis policy is deleted, the same unlabelled probe connects, so the
 // probe can tell the difference. Run for k8s/ and for the chart.
 func TestNetworkPolicies(t *testing.T) {
@@ -40,7 +40,7 @@ func TestNetworkPolicies(t *testing.T) {
 		c.k(t, "apply", "-k", harness.CopyK8s(t, func(k map[string]any) { k["namespace"] = ns }))
 		c.k(t, "-n", ns, "rollout", "status", "statefulset/redis", "--timeout=3m")
 		c.k(t, "-n", ns, "rollout", "status", "deployment/pingpong", "--timeout=3m")
-		c.checkIsolation(t, isolated{ns, "app.kubernetes.io/name=pingpong,app.kubernetes.io/instance=pingpong",
+		c.checkIsolation(t, isolated{ns, "app.kubernetes.io/name=pingpong,app.kubernetes.io/instance=pingpong,app.kubernetes.io/component=app",
 			"redis", "pingpong", "redis"}, other)
 	})
 
@@ -51,7 +51,7 @@ func TestNetworkPolicies(t *testing.T) {
 		t.Cleanup(func() { _, _ = command(2*time.Minute, c.repo, c.helm, "uninstall", release, "-n", ns, "--wait") })
 		c.run(t, c.helm, "install", release, "helm/pingpong", "-n", ns, "--wait", "--timeout=4m",
 			"--set", "networkPolicy.enabled=true")
-		c.checkIsolation(t, isolated{ns, "app.kubernetes.io/name=pingpong,app.kubernetes.io/instance=" + release,
+		c.checkIsolation(t, isolated{ns, "app.kubernetes.io/name=pingpong,app.kubernetes.io/instance=" + release + ",app.kubernetes.io/component=app",
 			release + "-pingpong-redis", release + "-pingpong", release + "-pingpong-redis"}, other)
 	})
 }
@@ -135,25 +135,11 @@ func (c *cluster) probe(t *testing.T, namespace, labels, target string) bool {
 // Prometheus pods carry it.
 const prometheusLabel = "app.kubernetes.io/name=prometheus"
 
-// prometheusManifest is a Prometheus, in namespace {{.Other}}, that discovers the pods of
-// namespace {{.NS}} and scrapes those annotated prometheus.io/scrape, at the port and path of
-// their annotations: the usual configuration of a cluster's Prometheus, as a learner's would be.
+// prometheusManifest is a Prometheus, in namespace {{.Other}} and labelled as kube-prometheus-stack
+// labels its own, that scrapes {{.Targets}} at {{.Path}}: the pods the annotations announce.
+// The stand-in image's Prometheus is Debian's, built without Kubernetes service discovery, so
+// the test reads the prometheus.io annotations itself, as that discovery would.
 const prometheusManifest = `
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: prometheus, namespace: {{.Other}}}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: prometheus, namespace: {{.NS}}}
-rules: [{apiGroups: [""], resources: [pods], verbs: [get, list, watch]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: prometheus, namespace: {{.NS}}}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: prometheus}
-subjects: [{kind: ServiceAccount, name: prometheus, namespace: {{.Other}}}]
----
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: prometheus, namespace: {{.Other}}}
@@ -162,18 +148,8 @@ data:
     global: {scrape_interval: 2s}
     scrape_configs:
       - job_name: pingpong
-        kubernetes_sd_configs: [{role: pod, namespaces: {names: [{{.NS}}]}}]
-        relabel_configs:
-          - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]
-            action: keep
-            regex: "true"
-          - source_labels: [__address__, __meta_kubernetes_pod_annotation_prometheus_io_port]
-            regex: '([^:]+)(?::\d+)?;(\d+)'
-            replacement: '$1:$2'
-            target_label: __address__
-          - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_path]
-            regex: (.+)
-            target_label: __metrics_path__
+        metrics_path: {{.Path}}
+        static_configs: [{targets: [{{.Targets}}]}]
 ---
 apiVersion: v1
 kind: Pod
@@ -182,7 +158,6 @@ metadata:
   namespace: {{.Other}}
   labels: {app.kubernetes.io/name: prometheus}
 spec:
-  serviceAccountName: prometheus
   containers:
     - name: prometheus
       image: prom/prometheus:v2.53.4
@@ -196,13 +171,27 @@ spec:
     - {name: data, emptyDir: {}}
 `
 
-// checkPrometheusScrapesEveryPod runs a Prometheus in namespace other that finds the app's
-// pods in ns through their annotations, and waits until it scrapes every one of them on its
-// admin port, through the policies.
+// checkPrometheusScrapesEveryPod runs a Prometheus in namespace other that scrapes the app's
+// pods in ns where their prometheus.io annotations say, and waits until it scrapes every one
+// of them, through the policies.
 func (c *cluster) checkPrometheusScrapesEveryPod(t *testing.T, ns, appLabels, other string) {
 	t.Helper()
+	want := map[string]bool{}
+	path := ""
+	pods := c.k(t, "-n", ns, "get", "pods", "-l", appLabels, "-o",
+		`jsonpath={range .items[*]}{.status.podIP} {.metadata.annotations.prometheus\.io/scrape} {.metadata.annotations.prometheus\.io/port} {.metadata.annotations.prometheus\.io/path}{"\n"}{end}`)
+	for line := range strings.Lines(pods) {
+		fields := strings.Fields(line)
+		if len(fields) != 4 || fields[1] != "true" {
+			t.Fatalf("an app pod does not announce its metrics with prometheus.io annotations: %q", line)
+		}
+		want[fields[0]+":"+fields[2]] = true
+		path = fields[3]
+	}
 	var manifest strings.Builder
-	if err := template.Must(template.New("").Parse(prometheusManifest)).Execute(&manifest, map[string]string{"NS": ns, "Other": other}); err != nil {
+	if err := template.Must(template.New("").Parse(prometheusManifest)).Execute(&manifest, map[string]string{
+		"Other": other, "Path": path, "Targets": `"` + strings.Join(slices.Sorted(maps.Keys(want)), `", "`) + `"`,
+	}); err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), "prometheus.yaml")
@@ -210,14 +199,10 @@ func (c *cluster) checkPrometheusScrapesEveryPod(t *testing.T, ns, appLabels, ot
 		t.Fatal(err)
 	}
 	c.k(t, "apply", "-f", file)
-	defer c.k(t, "-n", other, "delete", "pod,configmap,serviceaccount", "prometheus", "--wait=false")
+	defer c.k(t, "-n", other, "delete", "pod,configmap", "prometheus", "--wait=false")
 	c.k(t, "-n", other, "wait", "pod/prometheus", "--for=condition=Ready", "--timeout=2m")
 	api := "http://" + c.k(t, "-n", other, "get", "pod", "prometheus", "-o", "jsonpath={.status.podIP}") + ":9090"
 
-	want := map[string]bool{}
-	for ip := range strings.FieldsSeq(c.k(t, "-n", ns, "get", "pods", "-l", appLabels, "-o", "jsonpath={.items[*].status.podIP}")) {
-		want[ip+":9797"] = true
-	}
 	var up map[string]bool
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(2 * time.Second) {
 		up = scrapedUp(t, api)
@@ -226,9 +211,9 @@ func (c *cluster) checkPrometheusScrapesEveryPod(t *testing.T, ns, appLabels, ot
 		}
 	}
 	if !maps.Equal(up, want) {
-		t.Fatalf("Prometheus in %s scrapes %v up, want every app pod's admin port: %v", other, slices.Sorted(maps.Keys(up)), slices.Sorted(maps.Keys(want)))
+		t.Fatalf("Prometheus in %s scrapes %v up, want every app pod where its annotations say: %v", other, slices.Sorted(maps.Keys(up)), slices.Sorted(maps.Keys(want)))
 	}
-	t.Logf("Prometheus in %s (labelled %s) scrapes all %d app pods up, through the policies: %v", other, prometheusLabel, len(up), slices.Sorted(maps.Keys(up)))
+	t.Logf("Prometheus in %s (labelled %s) scrapes all %d app pods up at %s, through the policies: %v", other, prometheusLabel, len(up), path, slices.Sorted(maps.Keys(up)))
 }
 
 // scrapedUp returns the targets of the pingpong job whose last scrape succeeded.
