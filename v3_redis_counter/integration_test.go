@@ -198,20 +198,28 @@ func TestAdminCommandsAndAPI(t *testing.T) {
 func TestAdminCommandWaitsForRedis(t *testing.T) {
 	redis := redistest.Start(t)
 	redis.Stop(t)
-	go func() {
-		time.Sleep(2 * time.Second)
-		redis.Start(t)
-	}()
+	type result struct {
+		out    string
+		err    error
+		waited time.Duration
+	}
+	done := make(chan result, 1)
 	start := time.Now()
-	var out strings.Builder
-	err := run(context.Background(), []string{"pingpong", "reset"}, environment(map[string]string{"REDIS_URL": redis.URL()}), &out)
-	if err != nil {
-		t.Fatalf("pingpong reset with Redis back after 2s: %v", err)
+	go func() {
+		var out strings.Builder
+		err := run(context.Background(), []string{"pingpong", "reset"}, environment(map[string]string{"REDIS_URL": redis.URL()}), &out)
+		done <- result{out.String(), err, time.Since(start)}
+	}()
+	time.Sleep(2 * time.Second)
+	redis.Start(t)
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("pingpong reset with Redis back after 2s: %v", r.err)
 	}
-	if waited := time.Since(start); waited < 2*time.Second {
-		t.Errorf("pingpong reset succeeded after %s, before Redis was back: the test proves nothing", waited)
+	if r.waited < 2*time.Second {
+		t.Errorf("pingpong reset succeeded after %s, before Redis was back: the test proves nothing", r.waited)
 	}
-	if !strings.Contains(out.String(), "the next ping answers 1") {
-		t.Errorf("pingpong reset printed %q", out.String())
+	if !strings.Contains(r.out, "the next ping answers 1") {
+		t.Errorf("pingpong reset printed %q", r.out)
 	}
 }
