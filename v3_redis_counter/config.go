@@ -51,7 +51,7 @@ type Config struct {
 	RedisSentinelPassword     string        `env:"REDIS_SENTINEL_PASSWORD" secret:"true" accepts:"the Sentinels' password, and not together with REDIS_SENTINEL_PASSWORD_FILE"`
 	RedisSentinelPasswordFile string        `env:"REDIS_SENTINEL_PASSWORD_FILE" accepts:"the path of a readable file holding the Sentinels' password"`
 	RedisMinReplicas          int           `env:"REDIS_MIN_REPLICAS" accepts:"a number of replicas from 0 to 10 (unset: 1 with REDIS_SENTINELS, else 0)"`
-	RedisWaitTimeout          time.Duration `env:"REDIS_WAIT_TIMEOUT" envDefault:"200ms" accepts:"a duration above zero and at most half of REDIS_TIMEOUT, such as 200ms"`
+	RedisWaitTimeout          time.Duration `env:"REDIS_WAIT_TIMEOUT" envDefault:"200ms" accepts:"a duration above zero, and with REDIS_MIN_REPLICAS above 0 at most half of REDIS_TIMEOUT, such as 200ms"`
 
 	// The admin API (POST /admin/reset, on ADMIN_PORT beside /metrics) is off
 	// unless a token is set.
@@ -149,17 +149,17 @@ func (c Config) validate(getenv func(string) string) error {
 		return invalid("RedisMasterName", getenv, errors.New("REDIS_SENTINELS is not set"))
 	case c.RedisSentinelPassword != "" && c.RedisSentinelPasswordFile != "":
 		return invalid("RedisSentinelPassword", getenv, errors.New("REDIS_SENTINEL_PASSWORD_FILE is set too"))
-	case c.RedisMinReplicas < 0 || c.RedisMinReplicas > 10:
-		return invalid("RedisMinReplicas", getenv, nil)
-	case c.RedisWaitTimeout <= 0 || 2*c.RedisWaitTimeout > c.RedisTimeout:
-		// WAIT's answer is read under the connection's read timeout
-		// (REDIS_TIMEOUT): a WAIT that runs out must answer well before it,
-		// or the answer is an i/o error on a dropped connection.
-		return invalid("RedisWaitTimeout", getenv, nil)
 	case c.RedisDB < 0:
 		return invalid("RedisDB", getenv, nil)
 	case c.RedisTimeout <= 0:
 		return invalid("RedisTimeout", getenv, nil)
+	case c.RedisMinReplicas < 0 || c.RedisMinReplicas > 10:
+		return invalid("RedisMinReplicas", getenv, nil)
+	case c.RedisWaitTimeout <= 0 || (c.RedisMinReplicas > 0 && 2*c.RedisWaitTimeout > c.RedisTimeout):
+		// WAIT's answer is read under the connection's read timeout
+		// (REDIS_TIMEOUT): a WAIT that runs out must answer well before it,
+		// or the answer is an i/o error on a dropped connection.
+		return invalid("RedisWaitTimeout", getenv, nil)
 	case c.RedisPassword != "" && c.RedisPasswordFile != "":
 		return invalid("RedisPassword", getenv, errors.New("REDIS_PASSWORD_FILE is set too"))
 	case c.AdminToken != "" && c.AdminTokenFile != "":

@@ -44,6 +44,8 @@ func TestLoadConfigSentinel(t *testing.T) {
 		want int
 	}{
 		{map[string]string{"REDIS_ADDR": "redis:6379"}, 0},
+		// Without replicas to wait for, the WAIT timeout does not bound REDIS_TIMEOUT.
+		{map[string]string{"REDIS_ADDR": "redis:6379", "REDIS_TIMEOUT": "300ms"}, 0},
 		{map[string]string{"REDIS_SENTINELS": "s1:26379, s2:26379", "REDIS_MASTER_NAME": "m"}, 1},
 		{map[string]string{"REDIS_SENTINELS": "s1:26379", "REDIS_MASTER_NAME": "m", "REDIS_MIN_REPLICAS": "0"}, 0},
 		{map[string]string{"REDIS_SENTINELS": "s1:26379", "REDIS_MASTER_NAME": "m", "REDIS_MIN_REPLICAS": "2"}, 2},
@@ -119,6 +121,7 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		{map[string]string{"GREETING": "two\nlines"}, `invalid GREETING="two\nlines": want 1 to 200 characters`},
 		{map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, `invalid SHUTDOWN_TIMEOUT="0s": want a duration above zero`},
 		{map[string]string{"REDIS_TIMEOUT": "fast"}, `invalid REDIS_TIMEOUT="fast": want a duration above zero`},
+		{map[string]string{"REDIS_TIMEOUT": "0s"}, `invalid REDIS_TIMEOUT="0s": want a duration above zero`},
 		{map[string]string{"REDIS_DB": "-1"}, `invalid REDIS_DB="-1": want a database number of 0 or more`},
 		{map[string]string{"REDIS_ADDR": "redis"}, `invalid REDIS_ADDR="redis": want host:port`},
 		{map[string]string{"REDIS_URL": "http://cache:6379"}, `invalid REDIS_URL="http://cache:6379": want redis://`},
@@ -134,8 +137,8 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		{map[string]string{"REDIS_MASTER_NAME": "m"}, `invalid REDIS_MASTER_NAME="m"`},
 		{map[string]string{"REDIS_SENTINEL_PASSWORD": "x", "REDIS_SENTINEL_PASSWORD_FILE": "/f"}, `invalid REDIS_SENTINEL_PASSWORD="(hidden)"`},
 		{map[string]string{"REDIS_MIN_REPLICAS": "-1"}, `invalid REDIS_MIN_REPLICAS="-1"`},
-		{map[string]string{"REDIS_WAIT_TIMEOUT": "0s"}, `invalid REDIS_WAIT_TIMEOUT="0s": want a duration above zero and at most half of REDIS_TIMEOUT`},
-		{map[string]string{"REDIS_WAIT_TIMEOUT": "300ms"}, `invalid REDIS_WAIT_TIMEOUT="300ms"`},
+		{map[string]string{"REDIS_WAIT_TIMEOUT": "0s"}, `invalid REDIS_WAIT_TIMEOUT="0s": want a duration above zero, and with REDIS_MIN_REPLICAS above 0 at most half of REDIS_TIMEOUT`},
+		{map[string]string{"REDIS_WAIT_TIMEOUT": "300ms", "REDIS_MIN_REPLICAS": "1"}, `invalid REDIS_WAIT_TIMEOUT="300ms"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
