@@ -23,14 +23,11 @@ import (
 // hundredths of a second, too coarse for the little CPU Redis uses while the
 // service coalesces its increments.
 func redisCPU(addr string) (time.Duration, error) {
-	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	conn, err := dialRedis(addr)
 	if err != nil {
 		return 0, err
 	}
 	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
-		return 0, err
-	}
 	if _, err := fmt.Fprint(conn, "*2\r\n$4\r\nINFO\r\n$3\r\ncpu\r\n"); err != nil {
 		return 0, err
 	}
@@ -85,18 +82,29 @@ func parseInfoCPU(info string) (time.Duration, error) {
 	return total, nil
 }
 
+// dialRedis opens a connection of its own to Redis for one command, with
+// two seconds for the whole exchange.
+func dialRedis(addr string) (net.Conn, error) {
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
 // redisGet reads an integer key over a connection of its own, in the Redis
 // protocol (RESP); a missing key is 0. The benchmark needs nothing more of
 // Redis than this and redisCPU, so it needs no client library.
 func redisGet(addr, key string) (int64, error) {
-	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	conn, err := dialRedis(addr)
 	if err != nil {
 		return 0, err
 	}
 	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
-		return 0, err
-	}
 	if _, err := fmt.Fprintf(conn, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(key), key); err != nil {
 		return 0, err
 	}

@@ -23,17 +23,12 @@ func TestAutoscaling(t *testing.T) {
 		t.Fatalf("the metrics API is not available (metrics-server): %q %v", out, err)
 	}
 	const ns = "pingpong-hpa"
-	c.deleteNamespace(t, ns)
-	t.Cleanup(func() { c.deleteNamespace(t, ns) })
-	c.dumpOnFailure(t, ns)
-	c.k(t, "apply", "-k", harness.CopyK8s(t, func(k map[string]any) {
-		k["namespace"] = ns
+	c.applyK8s(t, ns, func(k map[string]any) {
 		k["patches"] = []any{map[string]any{
 			"target": map[string]any{"kind": "HorizontalPodAutoscaler", "name": "pingpong"},
 			"patch":  `[{"op": "add", "path": "/spec/behavior", "value": {"scaleDown": {"stabilizationWindowSeconds": 15}}}]`,
 		}}
-	}))
-	c.k(t, "-n", ns, "rollout", "status", "statefulset/redis", "--timeout=3m")
+	})
 
 	start := time.Now()
 	// watch logs the autoscaler's view every few seconds until done says so.

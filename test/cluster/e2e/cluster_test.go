@@ -189,6 +189,23 @@ func get(url, host string) (int, string, error) {
 	return resp.StatusCode, string(body), err
 }
 
+// applyK8s applies k8s/ to the namespace ns, emptied first and deleted when the test ends, with
+// edit's changes (if any) to the kustomization, and waits for Redis. The namespace's objects are
+// shown if the test fails.
+func (c *cluster) applyK8s(t *testing.T, ns string, edit func(kustomization map[string]any)) {
+	t.Helper()
+	c.deleteNamespace(t, ns)
+	t.Cleanup(func() { c.deleteNamespace(t, ns) })
+	c.dumpOnFailure(t, ns)
+	c.k(t, "apply", "-k", harness.CopyK8s(t, func(k map[string]any) {
+		k["namespace"] = ns
+		if edit != nil {
+			edit(k)
+		}
+	}))
+	c.k(t, "-n", ns, "rollout", "status", "statefulset/redis", "--timeout=3m")
+}
+
 // checkInternalsNotPublic checks that base (a Service, the Ingress, the Gateway), with an
 // optional Host header, answers /metrics and /admin/reset with the app's own JSON 404: the
 // request reached the app, on its public port, which has no such routes.

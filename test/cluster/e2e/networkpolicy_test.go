@@ -34,11 +34,7 @@ func TestNetworkPolicies(t *testing.T) {
 
 	t.Run("k8s", func(t *testing.T) {
 		const ns = "pingpong-netpol"
-		c.deleteNamespace(t, ns)
-		t.Cleanup(func() { c.deleteNamespace(t, ns) })
-		c.dumpOnFailure(t, ns)
-		c.k(t, "apply", "-k", harness.CopyK8s(t, func(k map[string]any) { k["namespace"] = ns }))
-		c.k(t, "-n", ns, "rollout", "status", "statefulset/redis", "--timeout=3m")
+		c.applyK8s(t, ns, nil)
 		c.k(t, "-n", ns, "rollout", "status", "deployment/pingpong", "--timeout=3m")
 		c.checkIsolation(t, isolated{ns, "app.kubernetes.io/name=pingpong,app.kubernetes.io/instance=pingpong,app.kubernetes.io/component=app",
 			"redis", "pingpong", "redis"}, other)

@@ -21,11 +21,7 @@ const loadConns = 8
 func TestRolloutsUnderKeepAliveLoad(t *testing.T) {
 	c := setup(t)
 	const ns = "pingpong-rollout"
-	c.deleteNamespace(t, ns)
-	t.Cleanup(func() { c.deleteNamespace(t, ns) })
-	c.dumpOnFailure(t, ns)
-	c.k(t, "apply", "-k", harness.CopyK8s(t, func(k map[string]any) { k["namespace"] = ns }))
-	c.k(t, "-n", ns, "rollout", "status", "statefulset/redis", "--timeout=3m")
+	c.applyK8s(t, ns, nil)
 	c.k(t, "-n", ns, "rollout", "status", "deployment/pingpong", "--timeout=3m")
 	svc := c.k(t, "-n", ns, "get", "service", "pingpong", "-o", "jsonpath={.spec.clusterIP}") + ":80"
 	eventuallyCount(t, "http://"+svc+"/ping", "", time.Minute)
