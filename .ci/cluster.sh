@@ -4,15 +4,16 @@
 #   eval "$(.ci/cluster.sh)"    install what is missing, build the binaries (cached), start the
 #                               Docker engine (.ci/docker.sh) and the node; prints `export
 #                               KUBECONFIG=...`, DOCKER_HOST and the PATH with the node's kubectl
-#   .ci/cluster.sh build        only install and build
+#   .ci/cluster.sh build        only install and build (the node's binaries and the Docker
+#                               engine's Compose and Buildx), start nothing
 #   .ci/cluster.sh down         stop the node and remove everything it made
 #
 # The tests also need `helm` on PATH (go install helm.sh/helm/v3/cmd/helm@v3.16.3).
 #
 # Safe to run again: a node that is already up is reused, and every binary is built once and kept
 # under $PINGPONG_CLUSTER_CACHE (default ~/.cache/pingpong-cluster). Cold, on 2 cores, the builds
-# take about 40 minutes (Kubernetes about 14, CoreDNS 8, the volume provisioner 6, Traefik the
-# rest); warm, the node and its add-ons are up in under a minute.
+# take about half an hour (Kubernetes is the largest, then Traefik); warm, the node and its add-ons
+# are up in under a minute.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -53,7 +54,11 @@ up)
 	;;
 build)
 	install_packages
+	# The Docker engine's plugins build beside the node's binaries.
+	"$repo/.ci/docker.sh" build >&2 &
+	plugins=$!
 	"$node" build >&2
+	wait "$plugins"
 	;;
 down)
 	"$node" down

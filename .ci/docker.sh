@@ -3,6 +3,7 @@
 #
 #   eval "$(.ci/docker.sh)"   install what is missing, start (or reuse) the engine, seed the
 #                             base-image stand-ins; prints `export DOCKER_HOST=...`
+#   .ci/docker.sh build       only install and build (Compose and Buildx), start nothing
 #   .ci/docker.sh stop        stop the engine that this script started
 #
 # The engine has its own socket, data root and bridge, so it does not touch another engine on
@@ -12,7 +13,6 @@
 set -euo pipefail
 
 compose_version=v2.40.3
-buildx_version=v0.38.2
 cache=${PINGPONG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pingpong}
 engine=$cache/engine
 sock=$engine/docker.sock
@@ -75,13 +75,16 @@ install_packages() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >&2
 }
 
-# Compose v2 is not packaged by Debian 12, so it is built from its Go module once and kept.
-install_compose() {
+# Compose v2 and Buildx (the docker CLI's BuildKit client: the CLI here builds with BuildKit,
+# DOCKER_BUILDKIT=1, only through it) are not packaged by Debian 12, so both are built once from
+# Compose's Go module and kept. Compose is built on Buildx's packages, so Buildx is built at the
+# version Compose requires, in the same module: the second build reuses most of the first.
+install_plugins() {
 	local plugins=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
-	local bin=$cache/compose/$compose_version/docker-compose
-	if [[ ! -x $bin ]]; then
-		log "building Compose $compose_version (a few minutes, once)"
-		local src=$cache/compose/src
+	local dir=$cache/compose/$compose_version
+	if [[ ! -x $dir/docker-compose || ! -x $dir/docker-buildx ]]; then
+		log "building Compose $compose_version and its Buildx (a few minutes, once)"
+		local src=$cache/compose/src started=$SECONDS
 		rm -rf "$src" && mkdir -p "$src"
 		# Compose's own go.mod excludes these two versions; `go install pkg@version` refuses
 		# modules with exclude directives, so a scratch module repeats them.
@@ -102,29 +105,21 @@ install_compose() {
 			retry 2 timeout 1800 nice -n 10 go build -trimpath -o "$src/docker-compose" \
 				-ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$compose_version" \
 				github.com/docker/compose/v2/cmd >&2
+			local buildx
+			buildx=$(go list -m -f '{{.Version}}' github.com/docker/buildx)
+			retry 3 timeout 600 go get "github.com/docker/buildx/cmd/buildx@$buildx" >&2
+			retry 2 timeout 1800 nice -n 10 go build -trimpath -o "$src/docker-buildx" \
+				-ldflags "-s -w -X github.com/docker/buildx/version.Version=$buildx" \
+				github.com/docker/buildx/cmd/buildx >&2
 		)
-		mkdir -p "$(dirname "$bin")"
-		mv "$src/docker-compose" "$bin"
-		rm -rf "$src"
-	fi
-	mkdir -p "$plugins"
-	ln -sf "$bin" "$plugins/docker-compose"
-}
-
-# Buildx is the docker CLI's BuildKit client: the CLI here builds with BuildKit (DOCKER_BUILDKIT=1)
-# only through it. Debian does not package it either; its module builds with a plain go install.
-install_buildx() {
-	local plugins=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
-	local dir=$cache/buildx/$buildx_version
-	if [[ ! -x $dir/buildx ]]; then
-		log "building Buildx $buildx_version (a few minutes, once)"
 		mkdir -p "$dir"
-		GOWORK=off GOFLAGS='' CGO_ENABLED=0 GOBIN=$dir retry 2 timeout 1800 nice -n 10 go install -trimpath \
-			-ldflags "-s -w -X github.com/docker/buildx/version.Version=$buildx_version" \
-			"github.com/docker/buildx/cmd/buildx@$buildx_version" >&2
+		mv "$src/docker-compose" "$src/docker-buildx" "$dir/"
+		rm -rf "$src"
+		log "built Compose and Buildx in $((SECONDS - started))s"
 	fi
 	mkdir -p "$plugins"
-	ln -sf "$dir/buildx" "$plugins/docker-buildx"
+	ln -sf "$dir/docker-compose" "$plugins/docker-compose"
+	ln -sf "$dir/docker-buildx" "$plugins/docker-buildx"
 }
 
 start_engine() {
@@ -176,17 +171,21 @@ stop)
 	stop_engine
 	exit 0
 	;;
+build)
+	install_packages
+	install_plugins
+	exit 0
+	;;
 start) ;;
 *)
-	echo "usage: $0 [start|stop]" >&2
+	echo "usage: $0 [start|build|stop]" >&2
 	exit 2
 	;;
 esac
 
 started=$SECONDS
 install_packages
-install_compose
-install_buildx
+install_plugins
 start_engine
 "$repo/test/standins/seed.sh"
 log "ready in $((SECONDS - started))s: $(docker version -f 'engine {{.Server.Version}}'), $(docker compose version --short 2>/dev/null | sed 's/^/compose /'), $(docker buildx version 2>/dev/null | cut -d' ' -f1,2)"
