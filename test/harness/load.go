@@ -41,6 +41,14 @@ type LoadResult struct {
 	Counts    []int64         // the count each successful ping answered; none for DriveFixed
 	Errors    int             // failed connections, non-200 answers, unreadable bodies
 	FirstErr  error           // the first of them, to say what went wrong
+	Answers   []Answer        // every answer, each connection's in order; DriveRecorded only
+}
+
+// Answer is one request as DriveRecorded saw it.
+type Answer struct {
+	Sent   time.Time // when the request was sent
+	Status int       // the answer's status; 0 when none came (a failed connection, a timeout)
+	Count  int64     // the count a 200 answered
 }
 
 // Rate is the successful requests per second.
@@ -56,22 +64,38 @@ func (r LoadResult) Rate() float64 {
 // duration. Every connection is opened before the clock starts.
 // Cancelling ctx stops it early.
 func Drive(ctx context.Context, addr, path string, conns int, duration time.Duration) (LoadResult, error) {
-	return drive(ctx, addr, path, nil, conns, duration)
+	return drive(ctx, addr, path, driveOptions{}, conns, duration)
+}
+
+// DriveRecorded is Drive for a test that watches an outage: it records every
+// answer with the time its request was sent (LoadResult.Answers), and after
+// an answer other than 200, or none, it waits backoff before the connection's
+// next request, as a client told Retry-After would, so that an outage is not a
+// busy loop that takes the machine's cores from what is recovering.
+func DriveRecorded(ctx context.Context, addr, path string, conns int, duration, backoff time.Duration) (LoadResult, error) {
+	return drive(ctx, addr, path, driveOptions{record: true, backoff: backoff}, conns, duration)
 }
 
 // DriveFixed is Drive for a path that answers the same body every time, such
 // as a server that answers "pong" and counts nothing: a success is a 200
 // with exactly want as its body, and the result holds no Counts.
 func DriveFixed(ctx context.Context, addr, path, want string, conns int, duration time.Duration) (LoadResult, error) {
-	return drive(ctx, addr, path, []byte(want), conns, duration)
+	return drive(ctx, addr, path, driveOptions{want: []byte(want)}, conns, duration)
 }
 
-// drive is Drive, or DriveFixed when want is not nil.
-func drive(ctx context.Context, addr, path string, want []byte, conns int, duration time.Duration) (LoadResult, error) {
+// driveOptions are what tell Drive, DriveFixed and DriveRecorded apart.
+type driveOptions struct {
+	want    []byte        // the body every answer must hold; nil: a count
+	record  bool          // keep every answer
+	backoff time.Duration // the pause after a failed request
+}
+
+// drive is Drive, DriveFixed or DriveRecorded, as opts say.
+func drive(ctx context.Context, addr, path string, opts driveOptions, conns int, duration time.Duration) (LoadResult, error) {
 	request := []byte("GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\n\r\n")
 	clients := make([]*loadConn, conns)
 	for i := range clients {
-		c, err := dialClient(addr, request, want)
+		c, err := dialClient(addr, request, opts)
 		if err != nil {
 			for _, opened := range clients[:i] {
 				opened.close()
@@ -94,6 +118,7 @@ func drive(ctx context.Context, addr, path string, want []byte, conns int, durat
 		c.close()
 		result.Latencies = append(result.Latencies, c.latencies...)
 		result.Counts = append(result.Counts, c.counts...)
+		result.Answers = append(result.Answers, c.answers...)
 		result.Errors += c.errors
 		if result.FirstErr == nil {
 			result.FirstErr = c.firstErr
@@ -107,18 +132,19 @@ func drive(ctx context.Context, addr, path string, want []byte, conns int, durat
 type loadConn struct {
 	addr    string
 	request []byte
-	want    []byte // the body every answer must hold; nil: a count
-	conn    net.Conn
-	reader  *bufio.Reader
+	driveOptions
+	conn   net.Conn
+	reader *bufio.Reader
 
 	latencies []time.Duration
 	counts    []int64
+	answers   []Answer
 	errors    int
 	firstErr  error
 }
 
-func dialClient(addr string, request, want []byte) (*loadConn, error) {
-	c := &loadConn{addr: addr, request: request, want: want}
+func dialClient(addr string, request []byte, opts driveOptions) (*loadConn, error) {
+	c := &loadConn{addr: addr, request: request, driveOptions: opts}
 	if err := c.dial(); err != nil {
 		return nil, err
 	}
@@ -149,6 +175,7 @@ func (c *loadConn) run(deadline time.Time, cancelled *atomic.Bool) {
 		if c.conn == nil {
 			if err := c.dial(); err != nil {
 				c.fail(err)
+				c.recordAnswer(Answer{Sent: time.Now()})
 				time.Sleep(10 * time.Millisecond) // the server is gone or full: do not spin
 				continue
 			}
@@ -163,18 +190,31 @@ func (c *loadConn) run(deadline time.Time, cancelled *atomic.Bool) {
 		if err != nil {
 			c.fail(err)
 			var status statusError
-			if !errors.As(err, &status) && c.conn != nil {
-				// Anything but a well-formed error answer leaves the
-				// connection in an unknown state: start a new one.
-				c.conn.Close()
-				c.conn = nil
+			if errors.As(err, &status) {
+				c.recordAnswer(Answer{Sent: start, Status: status.status})
+			} else {
+				c.recordAnswer(Answer{Sent: start})
+				if c.conn != nil {
+					// Anything but a well-formed error answer leaves the
+					// connection in an unknown state: start a new one.
+					c.conn.Close()
+					c.conn = nil
+				}
 			}
+			time.Sleep(c.backoff)
 			continue
 		}
 		c.latencies = append(c.latencies, time.Since(start))
 		if c.want == nil {
 			c.counts = append(c.counts, count)
 		}
+		c.recordAnswer(Answer{Sent: start, Status: 200, Count: count})
+	}
+}
+
+func (c *loadConn) recordAnswer(a Answer) {
+	if c.record {
+		c.answers = append(c.answers, a)
 	}
 }
 

@@ -192,3 +192,50 @@ func TestDriveFixed(t *testing.T) {
 		})
 	}
 }
+
+// TestDriveRecorded: against a server that is out for its first 50 ms
+// (503), every request is recorded with its status, the 200s with their
+// counts, in the order each connection sent them; and the back-off spaces a
+// connection's requests during the outage, where without one it would send
+// them back to back.
+func TestDriveRecorded(t *testing.T) {
+	const outage, backoff = 50 * time.Millisecond, 10 * time.Millisecond
+	var count atomic.Int64
+	start := time.Now()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if time.Since(start) < outage {
+			http.Error(w, `{"error":"counter unavailable"}`, http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, count.Add(1))
+	}))
+	defer srv.Close()
+	result, err := DriveRecorded(context.Background(), strings.TrimPrefix(srv.URL, "http://"), "/ping", 1, 150*time.Millisecond, backoff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed, counted int
+	for i, a := range result.Answers {
+		if i > 0 && a.Sent.Before(result.Answers[i-1].Sent) {
+			t.Fatalf("answer %d was sent before answer %d", i, i-1)
+		}
+		switch {
+		case a.Status == http.StatusServiceUnavailable:
+			failed++
+			if i > 0 && result.Answers[i-1].Status == http.StatusServiceUnavailable && a.Sent.Sub(result.Answers[i-1].Sent) < backoff {
+				t.Errorf("answer %d was sent %s after a 503, want at least the back-off, %s", i, a.Sent.Sub(result.Answers[i-1].Sent), backoff)
+			}
+		case a.Status == http.StatusOK:
+			counted++
+			if a.Count != int64(counted) {
+				t.Errorf("answer %d: count %d, want %d", i, a.Count, counted)
+			}
+		default:
+			t.Errorf("answer %d: status %d", i, a.Status)
+		}
+	}
+	if failed == 0 || counted == 0 || failed > int(outage/backoff)+1 || failed != result.Errors || counted != len(result.Counts) {
+		t.Errorf("%d answers 503 and %d 200 (result: %d errors, %d counts); want both, and at most %d 503s with the back-off",
+			failed, counted, result.Errors, len(result.Counts), int(outage/backoff)+1)
+	}
+}
