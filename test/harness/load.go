@@ -41,6 +41,11 @@ type LoadResult struct {
 	Counts    []int64         // the count each successful ping answered; none for DriveFixed
 	Errors    int             // failed connections, non-200 answers, unreadable bodies
 	FirstErr  error           // the first of them, to say what went wrong
+	Statuses  map[int]int     // the non-200 answers among the errors, by status
+
+	// When the first and the last error happened, and the last success: an
+	// outage is from the first error to the last, and over when 200s follow.
+	FirstErrAt, LastErrAt, LastOKAt time.Time
 }
 
 // Rate is the successful requests per second.
@@ -89,7 +94,7 @@ func drive(ctx context.Context, addr, path string, want []byte, conns int, durat
 		wg.Go(func() { c.run(deadline, &cancelled) })
 	}
 	wg.Wait()
-	result := LoadResult{Conns: conns, Elapsed: time.Since(start)}
+	result := LoadResult{Conns: conns, Elapsed: time.Since(start), Statuses: map[int]int{}}
 	for _, c := range clients {
 		c.close()
 		result.Latencies = append(result.Latencies, c.latencies...)
@@ -97,6 +102,18 @@ func drive(ctx context.Context, addr, path string, want []byte, conns int, durat
 		result.Errors += c.errors
 		if result.FirstErr == nil {
 			result.FirstErr = c.firstErr
+		}
+		for status, n := range c.statuses {
+			result.Statuses[status] += n
+		}
+		if !c.firstErrAt.IsZero() && (result.FirstErrAt.IsZero() || c.firstErrAt.Before(result.FirstErrAt)) {
+			result.FirstErrAt = c.firstErrAt
+		}
+		if c.lastErrAt.After(result.LastErrAt) {
+			result.LastErrAt = c.lastErrAt
+		}
+		if c.lastOKAt.After(result.LastOKAt) {
+			result.LastOKAt = c.lastOKAt
 		}
 	}
 	slices.Sort(result.Latencies)
@@ -115,6 +132,9 @@ type loadConn struct {
 	counts    []int64
 	errors    int
 	firstErr  error
+	statuses  map[int]int
+
+	firstErrAt, lastErrAt, lastOKAt time.Time
 }
 
 func dialClient(addr string, request, want []byte) (*loadConn, error) {
@@ -171,7 +191,8 @@ func (c *loadConn) run(deadline time.Time, cancelled *atomic.Bool) {
 			}
 			continue
 		}
-		c.latencies = append(c.latencies, time.Since(start))
+		c.lastOKAt = time.Now()
+		c.latencies = append(c.latencies, c.lastOKAt.Sub(start))
 		if c.want == nil {
 			c.counts = append(c.counts, count)
 		}
@@ -180,8 +201,17 @@ func (c *loadConn) run(deadline time.Time, cancelled *atomic.Bool) {
 
 func (c *loadConn) fail(err error) {
 	c.errors++
+	c.lastErrAt = time.Now()
 	if c.firstErr == nil {
 		c.firstErr = err
+		c.firstErrAt = c.lastErrAt
+	}
+	var status statusError
+	if errors.As(err, &status) {
+		if c.statuses == nil {
+			c.statuses = map[int]int{}
+		}
+		c.statuses[status.status]++
 	}
 }
 
