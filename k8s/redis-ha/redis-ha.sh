@@ -13,11 +13,9 @@ pods="redis-ha-0 redis-ha-1 redis-ha-2"
 me="$(hostname).$service"
 sentinel_conf=/data/sentinel.conf
 
-# find_master prints the master's host name, in this order of trust:
-#   1. what a running Sentinel says (they follow every failover);
-#   2. the master this pod's own Sentinel last recorded (every pod was restarted at once);
-#   3. pod 0 (the very first start).
-find_master() {
+# ask_sentinels prints the master a running Sentinel names, if any answers. They follow every
+# failover, so they are the first to trust.
+ask_sentinels() {
   for pod in $pods; do
     # REDISCLI_AUTH holds the password: it is not on the command line.
     master="$(redis-cli -h "$pod.$service" -p 26379 --raw \
@@ -30,14 +28,22 @@ find_master() {
         ;;
     esac
   done
+}
+
+# recorded_master prints the master this pod's Sentinel last recorded, if it ever started.
+recorded_master() {
   if [ -f "$sentinel_conf" ]; then
-    master="$(awk -v name="$master_name" '$1 == "sentinel" && $2 == "monitor" && $3 == name { print $4 }' "$sentinel_conf")"
-    if [ -n "$master" ]; then
-      echo "$master"
-      return
-    fi
+    awk -v name="$master_name" '$1 == "sentinel" && $2 == "monitor" && $3 == name { print $4 }' "$sentinel_conf"
   fi
-  echo "redis-ha-0.$service"
+}
+
+# find_master prints the master's host name: what a running Sentinel says; else, when every pod
+# was restarted at once, what this pod's Sentinel last recorded; else (the very first start) pod 0.
+find_master() {
+  master="$(ask_sentinels)"
+  [ -n "$master" ] || master="$(recorded_master)"
+  [ -n "$master" ] || master="redis-ha-0.$service"
+  echo "$master"
 }
 
 case "${1:-}" in
@@ -83,12 +89,26 @@ requirepass $REDIS_PASSWORD
 # Two Sentinels must agree that the master is down.
 sentinel monitor $master_name $master 6379 2
 sentinel auth-pass $master_name $REDIS_PASSWORD
-# How long the master may not answer before it is down: long enough for a busy node, short
-# enough that a deleted master pod is replaced by a replica before it comes back.
+# How long the master may not answer before it is down. A deleted pod is back in about 7 s
+# (measured on a small node): the Sentinels must promote a replica well before, or the old
+# master simply comes back. Longer makes every failover slower; shorter, a busy node may be
+# called down while it is only slow.
 sentinel down-after-milliseconds $master_name 2000
 sentinel failover-timeout $master_name 10000
 sentinel parallel-syncs $master_name 1
 CONF
+  fi
+  # When no other Sentinel runs (every pod was restarted at once), wait for the master to answer
+  # before starting: a Sentinel would call it down while it is still loading its data, and
+  # promote a replica that may lack the last counts. After 20 s, start anyway (well before
+  # the liveness probe gives up on this container).
+  if [ -z "$(ask_sentinels)" ]; then
+    master="$(recorded_master)"
+    tries=20
+    until [ "$tries" -eq 0 ] || redis-cli -h "$master" ping 2>/dev/null | grep -q PONG; do
+      tries=$((tries - 1))
+      sleep 1
+    done
   fi
   # The same binary as the server: --sentinel starts Sentinel.
   exec redis-server "$sentinel_conf" --sentinel
