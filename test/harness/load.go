@@ -51,6 +51,35 @@ type Answer struct {
 	Count  int64     // the count a 200 answered
 }
 
+// Outage sums up the answers DriveRecorded recorded: the failed requests by
+// status (0: no answer came), when the first and the last of them were sent,
+// and when the last request answered 200 was sent. Zero times: there was none.
+type Outage struct {
+	Statuses                        map[int]int
+	FirstFailed, LastFailed, LastOK time.Time
+}
+
+// Outage is the outage in r's recorded answers.
+func (r LoadResult) Outage() Outage {
+	o := Outage{Statuses: map[int]int{}}
+	for _, a := range r.Answers {
+		if a.Status == 200 {
+			if a.Sent.After(o.LastOK) {
+				o.LastOK = a.Sent
+			}
+			continue
+		}
+		o.Statuses[a.Status]++
+		if o.FirstFailed.IsZero() || a.Sent.Before(o.FirstFailed) {
+			o.FirstFailed = a.Sent
+		}
+		if a.Sent.After(o.LastFailed) {
+			o.LastFailed = a.Sent
+		}
+	}
+	return o
+}
+
 // Rate is the successful requests per second.
 func (r LoadResult) Rate() float64 {
 	if r.Elapsed <= 0 {

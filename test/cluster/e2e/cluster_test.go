@@ -190,8 +190,8 @@ func get(url, host string) (int, string, error) {
 }
 
 // applyK8s applies k8s/ to the namespace ns, emptied first and deleted when the test ends, with
-// edit's changes (if any) to the kustomization, and waits for Redis. The namespace's objects are
-// shown if the test fails.
+// edit's changes (if any) to the kustomization, and waits for Redis (the single one, or the
+// redis-ha component's three). The namespace's objects are shown if the test fails.
 func (c *cluster) applyK8s(t *testing.T, ns string, edit func(kustomization map[string]any)) {
 	t.Helper()
 	c.deleteNamespace(t, ns)
@@ -203,7 +203,9 @@ func (c *cluster) applyK8s(t *testing.T, ns string, edit func(kustomization map[
 			edit(k)
 		}
 	}))
-	c.k(t, "-n", ns, "rollout", "status", "statefulset/redis", "--timeout=3m")
+	for _, set := range strings.Fields(c.k(t, "-n", ns, "get", "statefulsets", "-o", "name")) {
+		c.k(t, "-n", ns, "rollout", "status", set, "--timeout=3m")
+	}
 }
 
 // checkInternalsNotPublic checks that base (a Service, the Ingress, the Gateway), with an

@@ -12,6 +12,11 @@ import (
 // several, each sending its next request as soon as the last is answered.
 const loadConns = 8
 
+// loadBackoff is how long a connection waits after a failed request, as a client told
+// Retry-After would: an outage (a Redis failover) is then not a busy loop that takes the
+// node's cores from what is recovering.
+const loadBackoff = 10 * time.Millisecond
+
 // TestRolloutsUnderKeepAliveLoad proves the zero-failure rollout the
 // workshop promises: while the pods are replaced, keep-alive clients sending
 // straight to the Service (no Ingress controller that might retry for them)
@@ -54,7 +59,7 @@ func TestRolloutsUnderKeepAliveLoad(t *testing.T) {
 }
 
 // underLoad runs change while loadConns keep-alive connections ping addr,
-// and returns every answer they got. The load starts a few seconds before the
+// and returns every answer they got, each with the time it was sent. The load starts a few seconds before the
 // change and goes on a few seconds after it, while the last old pods finish.
 func underLoad(t *testing.T, addr string, change func(t *testing.T)) harness.LoadResult {
 	t.Helper()
@@ -63,7 +68,7 @@ func underLoad(t *testing.T, addr string, change func(t *testing.T)) harness.Loa
 	done := make(chan harness.LoadResult, 1)
 	loadErr := make(chan error, 1)
 	go func() {
-		result, err := harness.Drive(ctx, addr, "/ping", loadConns, 10*time.Minute)
+		result, err := harness.DriveRecorded(ctx, addr, "/ping", loadConns, 10*time.Minute, loadBackoff)
 		loadErr <- err
 		done <- result
 	}()

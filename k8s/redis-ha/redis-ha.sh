@@ -1,0 +1,120 @@
+#!/bin/sh
+# Starts one container of a redis-ha pod: `redis-ha.sh redis` or `redis-ha.sh sentinel`.
+#
+# Every pod runs both. The Redis servers replicate from one master; the three Sentinels agree
+# on which pod that is, and promote a replica when it dies. What this script decides is where a
+# pod starts: a pod that comes back must follow the master the Sentinels chose while it was
+# away, not the one it started with.
+set -eu
+
+service=redis-ha     # the headless Service: each pod is <pod>.redis-ha
+master_name=pingpong # the name the Sentinels (and the app, REDIS_MASTER_NAME) know the master by
+pods="redis-ha-0 redis-ha-1 redis-ha-2"
+me="$(hostname).$service"
+sentinel_conf=/data/sentinel.conf
+
+# ask_sentinels prints the master a running Sentinel names, if any answers. They follow every
+# failover, so they are the first to trust.
+ask_sentinels() {
+  for pod in $pods; do
+    # REDISCLI_AUTH holds the password: it is not on the command line.
+    master="$(redis-cli -h "$pod.$service" -p 26379 --raw \
+      sentinel get-master-addr-by-name "$master_name" 2>/dev/null | head -n 1 || true)"
+    # Anything but a pod's name (no answer, an error) means: ask the next one.
+    case "$master" in
+      redis-ha-*."$service")
+        echo "$master"
+        return
+        ;;
+    esac
+  done
+}
+
+# recorded_master prints the master this pod's Sentinel last recorded, if it ever started.
+recorded_master() {
+  if [ -f "$sentinel_conf" ]; then
+    awk -v name="$master_name" '$1 == "sentinel" && $2 == "monitor" && $3 == name { print $4 }' "$sentinel_conf"
+  fi
+}
+
+# find_master prints the master's host name: what a running Sentinel says; else, when every pod
+# was restarted at once, what this pod's Sentinel last recorded; else (the very first start) pod 0.
+find_master() {
+  master="$(ask_sentinels)"
+  [ -n "$master" ] || master="$(recorded_master)"
+  [ -n "$master" ] || master="redis-ha-0.$service"
+  echo "$master"
+}
+
+case "${1:-}" in
+redis)
+  master="$(find_master)"
+  # The configuration goes to a file, so the password never shows in a process list.
+  conf=/config/redis.conf
+  cat >"$conf" <<CONF
+port 6379
+dir /data
+# Every increment reaches the disk (once a second), so a restarted pod keeps its data.
+appendonly yes
+requirepass $REDIS_PASSWORD
+masterauth $REDIS_PASSWORD
+# The replicas and the Sentinels name each other by host name: pod IPs change at every restart.
+replica-announce-ip $me
+# The second line of defence: a master with no replica up to date refuses writes. The first is
+# the app's WAIT after each batch, which answers a count only once a replica has it.
+min-replicas-to-write 1
+min-replicas-max-lag 10
+CONF
+  if [ "$master" = "$me" ]; then
+    echo "starting as the master"
+  else
+    echo "starting as a replica of $master"
+    echo "replicaof $master 6379" >>"$conf"
+  fi
+  exec redis-server "$conf"
+  ;;
+sentinel)
+  # Sentinel rewrites its configuration file with all it learns (the current master, the other
+  # Sentinels, its own id): it is written here at the first start only, and kept on the volume.
+  if [ ! -f "$sentinel_conf" ]; then
+    master="$(find_master)"
+    cat >"$sentinel_conf" <<CONF
+port 26379
+dir /data
+# Host names, not IPs, in what the Sentinels store and tell (they must come before "monitor").
+sentinel resolve-hostnames yes
+sentinel announce-hostnames yes
+sentinel announce-ip $me
+requirepass $REDIS_PASSWORD
+# Two Sentinels must agree that the master is down.
+sentinel monitor $master_name $master 6379 2
+sentinel auth-pass $master_name $REDIS_PASSWORD
+# How long the master may not answer before it is down. A deleted pod is back in about 7 s
+# (measured on a small node): the Sentinels must promote a replica well before, or the old
+# master simply comes back. Longer makes every failover slower; shorter, a busy node may be
+# called down while it is only slow.
+sentinel down-after-milliseconds $master_name 2000
+sentinel failover-timeout $master_name 10000
+sentinel parallel-syncs $master_name 1
+CONF
+  fi
+  # When no other Sentinel runs (every pod was restarted at once), wait for the master to answer
+  # before starting: a Sentinel would call it down while it is still loading its data, and
+  # promote a replica that may lack the last counts. After 20 s, start anyway (well before
+  # the liveness probe gives up on this container).
+  if [ -z "$(ask_sentinels)" ]; then
+    master="$(recorded_master)"
+    tries=20
+    until [ "$tries" -eq 0 ] || redis-cli -h "$master" ping 2>/dev/null | grep -q PONG; do
+      tries=$((tries - 1))
+      sleep 1
+    done
+  fi
+  # The same binary as the server: --sentinel starts Sentinel.
+  exec redis-server "$sentinel_conf" --sentinel
+  ;;
+*)
+  echo "usage: $0 redis|sentinel" >&2
+  exit 2
+  ;;
+esac
