@@ -238,4 +238,14 @@ func TestDriveRecorded(t *testing.T) {
 		t.Errorf("%d answers 503 and %d 200 (result: %d errors, %d counts); want both, and at most %d 503s with the back-off",
 			failed, counted, result.Errors, len(result.Counts), int(outage/backoff)+1)
 	}
+	// The outage the answers sum up to: the 503s, sent within the server's first 50 ms, and
+	// 200s after the last of them.
+	o := result.Outage()
+	if o.Statuses[http.StatusServiceUnavailable] != failed || len(o.Statuses) != 1 {
+		t.Errorf("Outage().Statuses = %v, want only %d 503s", o.Statuses, failed)
+	}
+	if o.FirstFailed.Before(start) || o.LastFailed.Sub(start) > outage || !o.LastOK.After(o.LastFailed) {
+		t.Errorf("Outage: failed from %s to %s, last 200 %s after the server started; want the failures within %s, the last 200 after them",
+			o.FirstFailed.Sub(start), o.LastFailed.Sub(start), o.LastOK.Sub(start), outage)
+	}
 }
