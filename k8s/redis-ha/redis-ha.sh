@@ -1,5 +1,6 @@
 #!/bin/sh
-# Starts one container of a redis-ha pod: `redis-ha.sh redis` or `redis-ha.sh sentinel`.
+# Starts one container of a redis-ha pod: `redis-ha.sh redis` or `redis-ha.sh sentinel`. The
+# Helm chart (redis.architecture=sentinel) runs this same script.
 #
 # Every pod runs both. The Redis servers replicate from one master; the three Sentinels agree
 # on which pod that is, and promote a replica when it dies. What this script decides is where a
@@ -7,10 +8,13 @@
 # away, not the one it started with.
 set -eu
 
-service=redis-ha     # the headless Service: each pod is <pod>.redis-ha
+# A pod's host name is its StatefulSet's name and its number (redis-ha-1), and the headless
+# Service has the StatefulSet's name: each pod is <pod>.<service> (redis-ha-1.redis-ha).
+pod="$(hostname)"
+service="${pod%-*}"
+pods="$service-0 $service-1 $service-2"
+me="$pod.$service"
 master_name=pingpong # the name the Sentinels (and the app, REDIS_MASTER_NAME) know the master by
-pods="redis-ha-0 redis-ha-1 redis-ha-2"
-me="$(hostname).$service"
 sentinel_conf=/data/sentinel.conf
 
 # ask_sentinels prints the master a running Sentinel names, if any answers. They follow every
@@ -22,7 +26,7 @@ ask_sentinels() {
       sentinel get-master-addr-by-name "$master_name" 2>/dev/null | head -n 1 || true)"
     # Anything but a pod's name (no answer, an error) means: ask the next one.
     case "$master" in
-      redis-ha-*."$service")
+      "$service"-*."$service")
         echo "$master"
         return
         ;;
@@ -42,7 +46,7 @@ recorded_master() {
 find_master() {
   master="$(ask_sentinels)"
   [ -n "$master" ] || master="$(recorded_master)"
-  [ -n "$master" ] || master="redis-ha-0.$service"
+  [ -n "$master" ] || master="$service-0.$service"
   echo "$master"
 }
 

@@ -77,6 +77,23 @@ Name of the chart's own Redis (StatefulSet and Service).
 {{- end }}
 
 {{/*
+Name of the chart's own Redis with Sentinel (redis.architecture=sentinel): the StatefulSet and
+its headless Service share it, as redis-ha.sh expects.
+*/}}
+{{- define "pingpong.redisHA.fullname" -}}
+{{- printf "%s-redis-ha" (include "pingpong.fullname" .) | trunc 60 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The Sentinels the app asks for the master: one in each of the three pods, by the name the
+headless Service gives it.
+*/}}
+{{- define "pingpong.redisHA.sentinels" -}}
+{{- $name := include "pingpong.redisHA.fullname" . }}
+{{- range $i := until 3 }}{{ if $i }},{{ end }}{{ printf "%s-%d.%s:26379" $name $i $name }}{{ end }}
+{{- end }}
+
+{{/*
 The Secret and key that hold the Redis password of the chart's own Redis.
 */}}
 {{- define "pingpong.redis.secretName" -}}

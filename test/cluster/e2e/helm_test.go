@@ -114,3 +114,25 @@ func TestHelm(t *testing.T) {
 		}
 	})
 }
+
+// The chart with redis.architecture=sentinel, behind its NetworkPolicies: `helm install`, `helm
+// test`, then the Redis master pod deleted under keep-alive load (another pod takes over, no
+// count is answered twice) and `helm test` again. The failover itself is proven in depth on
+// k8s/redis-ha (TestRedisHAFailover), which runs the same script.
+func TestHelmSentinel(t *testing.T) {
+	c := setup(t)
+	const release = "pp"
+	ha := redisHA{ns: "pingpong-helm-sentinel", set: "pp-pingpong-redis-ha"}
+	c.freshNamespace(t, ha.ns)
+	c.dumpOnFailure(t, ha.ns)
+	t.Cleanup(func() { _, _ = command(2*time.Minute, c.repo, c.helm, "uninstall", release, "-n", ha.ns, "--wait") })
+
+	c.run(t, c.helm, "install", release, "helm/pingpong", "-n", ha.ns, "--wait", "--timeout=5m",
+		"--set", "redis.architecture=sentinel", "--set", "networkPolicy.enabled=true")
+	c.waitForSentinels(t, ha)
+	c.run(t, c.helm, "test", release, "-n", ha.ns, "--logs", "--timeout=2m")
+
+	svc := strings.TrimPrefix(c.serviceURL(t, ha.ns, "pp-pingpong"), "http://") + ":80"
+	c.deleteMasterUnderLoad(t, ha, svc)
+	c.run(t, c.helm, "test", release, "-n", ha.ns, "--logs", "--timeout=2m")
+}

@@ -25,7 +25,8 @@ const failoverBound = 20 * time.Second
 // without WAIT the same kill hands out numbers again.
 func TestRedisHAFailover(t *testing.T) {
 	c := setup(t)
-	const ns = "pingpong-redis-ha"
+	ha := redisHA{ns: "pingpong-redis-ha", set: "redis-ha"}
+	ns := ha.ns
 	c.applyK8s(t, ns, func(k map[string]any) {
 		components, _ := k["components"].([]any)
 		k["components"] = append(components, "redis-ha")
@@ -34,7 +35,7 @@ func TestRedisHAFailover(t *testing.T) {
 	if out := c.k(t, "-n", ns, "get", "configmap", "pingpong", "-o", "jsonpath={.data}"); strings.Contains(out, "REDIS_ADDR") {
 		t.Fatalf("the app's ConfigMap still names one Redis: %s", out)
 	}
-	c.waitForSentinels(t, ns)
+	c.waitForSentinels(t, ha)
 	svc := c.k(t, "-n", ns, "get", "service", "pingpong", "-o", "jsonpath={.spec.clusterIP}") + ":80"
 	eventuallyCount(t, "http://"+svc+"/ping", "", time.Minute)
 
@@ -42,37 +43,7 @@ func TestRedisHAFailover(t *testing.T) {
 	highest := func() int64 { return slices.Max(answered) }
 
 	t.Run("delete the master pod", func(t *testing.T) {
-		old := c.redisMaster(t, ns, "redis-ha-0")
-		var deleted time.Time
-		var promoted string
-		result := underLoad(t, svc, func(t *testing.T) {
-			deleted = time.Now()
-			c.k(t, "-n", ns, "delete", "pod", old, "--wait=false")
-			promoted = c.eventuallyNewMaster(t, ns, old)
-			t.Logf("%s is the master %s after the deletion", promoted, time.Since(deleted).Round(100*time.Millisecond))
-			c.k(t, "-n", ns, "wait", "--for=condition=Ready", "pod/"+old, "--timeout=3m")
-		})
-		answered = append(answered, result.Counts...)
-		if len(result.Counts) == 0 {
-			t.Fatal("no request was answered")
-		}
-		logOutage(t, result, deleted)
-		if outage := result.Outage(); result.Errors > 0 {
-			if window := outage.LastFailed.Sub(deleted); window > failoverBound {
-				t.Errorf("the service failed until %s after the deletion, want at most %s", window.Round(100*time.Millisecond), failoverBound)
-			}
-			if !outage.LastOK.After(outage.LastFailed) {
-				t.Error("no request was answered after the last failure")
-			}
-		}
-		if repeated := harness.Repeated(result.Counts); len(repeated) > 0 {
-			t.Errorf("%d counts answered twice, the first: %v", len(repeated), repeated[:min(len(repeated), 10)])
-		}
-		if now := c.redisCount(t, ns, promoted); now < highest() {
-			t.Errorf("the new master %s holds %d, below the highest count answered, %d", promoted, now, highest())
-		} else {
-			t.Logf("the new master %s holds %d; the highest count answered was %d", promoted, now, highest())
-		}
+		answered = append(answered, c.deleteMasterUnderLoad(t, ha, svc)...)
 	})
 
 	t.Run("delete every Redis pod at once", func(t *testing.T) {
@@ -94,7 +65,7 @@ func TestRedisHAFailover(t *testing.T) {
 				time.Sleep(time.Second)
 			}
 			c.k(t, "-n", ns, "wait", "--for=condition=Ready", "pod", "-l", "app.kubernetes.io/name=redis-ha", "--timeout=3m")
-			c.waitForSentinels(t, ns)
+			c.waitForSentinels(t, ha)
 			eventuallyCount(t, "http://"+svc+"/ping", "", 2*time.Minute)
 		})
 		answered = append(answered, result.Counts...)
@@ -106,7 +77,7 @@ func TestRedisHAFailover(t *testing.T) {
 		} else {
 			t.Logf("the count went on: %d after the restart, %d was the highest before it", after, before)
 		}
-		master := c.redisMaster(t, ns, "redis-ha-0")
+		master := c.redisMaster(t, ha, ha.pods()[0])
 		if now := c.redisCount(t, ns, master); now < highest() {
 			t.Errorf("the master %s holds %d, less than the highest count answered, %d", master, now, highest())
 		} else {
@@ -119,6 +90,45 @@ func TestRedisHAFailover(t *testing.T) {
 	} else {
 		t.Logf("over the whole test, %d counts answered, none twice", len(answered))
 	}
+}
+
+// deleteMasterUnderLoad deletes the Redis master pod of ha under keep-alive load on svc: another
+// pod becomes the master, the service answers again within failoverBound, the new master holds
+// every count answered, and no count is answered twice. It returns the counts answered.
+func (c *cluster) deleteMasterUnderLoad(t *testing.T, ha redisHA, svc string) []int64 {
+	t.Helper()
+	old := c.redisMaster(t, ha, ha.pods()[0])
+	var deleted time.Time
+	var promoted string
+	result := underLoad(t, svc, func(t *testing.T) {
+		deleted = time.Now()
+		c.k(t, "-n", ha.ns, "delete", "pod", old, "--wait=false")
+		promoted = c.eventuallyNewMaster(t, ha, old)
+		t.Logf("%s is the master %s after the deletion", promoted, time.Since(deleted).Round(100*time.Millisecond))
+		c.k(t, "-n", ha.ns, "wait", "--for=condition=Ready", "pod/"+old, "--timeout=3m")
+	})
+	if len(result.Counts) == 0 {
+		t.Fatal("no request was answered")
+	}
+	logOutage(t, result, deleted)
+	if outage := result.Outage(); result.Errors > 0 {
+		if window := outage.LastFailed.Sub(deleted); window > failoverBound {
+			t.Errorf("the service failed until %s after the deletion, want at most %s", window.Round(100*time.Millisecond), failoverBound)
+		}
+		if !outage.LastOK.After(outage.LastFailed) {
+			t.Error("no request was answered after the last failure")
+		}
+	}
+	if repeated := harness.Repeated(result.Counts); len(repeated) > 0 {
+		t.Errorf("%d counts answered twice, the first: %v", len(repeated), repeated[:min(len(repeated), 10)])
+	}
+	highest := slices.Max(result.Counts)
+	if now := c.redisCount(t, ha.ns, promoted); now < highest {
+		t.Errorf("the new master %s holds %d, below the highest count answered, %d", promoted, now, highest)
+	} else {
+		t.Logf("the new master %s holds %d; the highest count answered was %d", promoted, now, highest)
+	}
+	return result.Counts
 }
 
 // logOutage logs when, counted from the deletion, the failed requests were sent, and how they failed.
@@ -142,10 +152,19 @@ func (c *cluster) sentinel(ns, pod string, args ...string) (string, error) {
 		"redis-cli", "-p", "26379", "sentinel"}, args...)...)
 }
 
+// redisHA is a Redis with Sentinel in a namespace: k8s/redis-ha's, or the chart's.
+type redisHA struct {
+	ns, set string // the namespace; the StatefulSet, whose pods are <set>-0, -1 and -2
+}
+
+func (ha redisHA) pods() []string {
+	return []string{ha.set + "-0", ha.set + "-1", ha.set + "-2"}
+}
+
 // redisMaster asks the Sentinel of pod which pod is the master.
-func (c *cluster) redisMaster(t *testing.T, ns, pod string) string {
+func (c *cluster) redisMaster(t *testing.T, ha redisHA, pod string) string {
 	t.Helper()
-	out, err := c.sentinel(ns, pod, "get-master-addr-by-name", "pingpong")
+	out, err := c.sentinel(ha.ns, pod, "get-master-addr-by-name", "pingpong")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,22 +174,22 @@ func (c *cluster) redisMaster(t *testing.T, ns, pod string) string {
 
 // eventuallyNewMaster waits until the Sentinels of the other pods both name a master other than
 // old, and that pod says it is the master.
-func (c *cluster) eventuallyNewMaster(t *testing.T, ns, old string) string {
+func (c *cluster) eventuallyNewMaster(t *testing.T, ha redisHA, old string) string {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var named []string
-		for _, pod := range []string{"redis-ha-0", "redis-ha-1", "redis-ha-2"} {
+		for _, pod := range ha.pods() {
 			if pod == old {
 				continue
 			}
-			if out, err := c.sentinel(ns, pod, "get-master-addr-by-name", "pingpong"); err == nil {
+			if out, err := c.sentinel(ha.ns, pod, "get-master-addr-by-name", "pingpong"); err == nil {
 				host, _, _ := strings.Cut(out, ".")
 				named = append(named, host)
 			}
 		}
 		if len(named) == 2 && named[0] == named[1] && named[0] != old {
-			role, err := command(30*time.Second, c.repo, c.kubectl, "-n", ns, "exec", named[0], "-c", "redis", "--", "redis-cli", "role")
+			role, err := command(30*time.Second, c.repo, c.kubectl, "-n", ha.ns, "exec", named[0], "-c", "redis", "--", "redis-cli", "role")
 			if err == nil && strings.HasPrefix(role, "master") {
 				return named[0]
 			}
@@ -184,12 +203,12 @@ func (c *cluster) eventuallyNewMaster(t *testing.T, ns, old string) string {
 
 // waitForSentinels waits until every Sentinel knows the two others and two replicas: only then
 // can they agree on a failover and pick a replica to promote.
-func (c *cluster) waitForSentinels(t *testing.T, ns string) {
+func (c *cluster) waitForSentinels(t *testing.T, ha redisHA) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
-	for _, pod := range []string{"redis-ha-0", "redis-ha-1", "redis-ha-2"} {
+	for _, pod := range ha.pods() {
 		for {
-			out, err := c.sentinel(ns, pod, "master", "pingpong")
+			out, err := c.sentinel(ha.ns, pod, "master", "pingpong")
 			fields := map[string]string{}
 			lines := strings.Split(strings.TrimSpace(out), "\n")
 			for i := 0; i+1 < len(lines); i += 2 {

@@ -18,7 +18,7 @@ const kubeVersion = "1.34.4"
 
 // The chart passes `helm lint --strict` with its defaults and with every feature on.
 func TestHelmLint(t *testing.T) {
-	for _, values := range []string{"", "all-features.yaml"} {
+	for _, values := range []string{"", "all-features.yaml", "sentinel.yaml"} {
 		t.Run("values="+values, func(t *testing.T) {
 			args := []string{"lint", "--strict", "--kube-version", kubeVersion, chart}
 			if values != "" {
@@ -49,6 +49,11 @@ func TestHelmTemplate(t *testing.T) {
 		}, ownRedis...)},
 		{"external-redis.yaml", []string{"Secret/pp-pingpong"}},
 		{"existing-secrets.yaml", ownRedis},
+		{"sentinel.yaml", []string{
+			"Secret/pp-pingpong", "ConfigMap/pp-pingpong-redis-ha-scripts", "NetworkPolicy/pp-pingpong",
+			"NetworkPolicy/pp-pingpong-redis", "PodDisruptionBudget/pp-pingpong-redis-ha",
+			"Service/pp-pingpong-redis-ha", "StatefulSet/pp-pingpong-redis-ha",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run("values="+tt.values, func(t *testing.T) {
@@ -84,6 +89,7 @@ func TestHelmValuesSchema(t *testing.T) {
 		{"config.redisTimeout=soon", "redisTimeout"},
 		{"externalRedis.url=http://redis:6379", "url"},
 		{"redis.persistence.size=big", "size"},
+		{"redis.architecture=cluster", "architecture"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.set, func(t *testing.T) {
@@ -109,7 +115,7 @@ func TestHelmRequiresARedis(t *testing.T) {
 
 // The test pod runs whichever Redis the release uses.
 func TestHelmTestPodAlwaysRuns(t *testing.T) {
-	for _, values := range []string{"", "external-redis.yaml"} {
+	for _, values := range []string{"", "external-redis.yaml", "sentinel.yaml"} {
 		objects := decode(t, "helm template", template(t, values))
 		pod := find[*corev1.Pod](t, objects, "pp-pingpong-test-ping")
 		if pod.Annotations["helm.sh/hook"] != "test" {

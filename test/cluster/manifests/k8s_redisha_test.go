@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -67,91 +68,25 @@ func TestRedisHAComponent(t *testing.T) {
 	}
 }
 
-// checkRedisHA checks the component's objects against each other and against the app.
+// checkRedisHA checks the component's objects against each other and against the app, which
+// reads REDIS_SENTINELS and REDIS_MASTER_NAME from the ConfigMap, as the reset Job does.
 func checkRedisHA(t *testing.T, objects []runtime.Object, cm *corev1.ConfigMap, app corev1.Container) {
 	t.Helper()
-	set := find[*appsv1.StatefulSet](t, objects, "redis-ha")
-	svc := find[*corev1.Service](t, objects, "redis-ha")
-	if set.Spec.Replicas == nil || *set.Spec.Replicas != 3 || set.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
-		t.Errorf("StatefulSet: replicas %v, podManagementPolicy %q; want 3, Parallel", set.Spec.Replicas, set.Spec.PodManagementPolicy)
-	}
-	if set.Spec.ServiceName != svc.Name || svc.Spec.ClusterIP != corev1.ClusterIPNone || !svc.Spec.PublishNotReadyAddresses {
-		t.Errorf("serviceName %q: want the headless Service %q (clusterIP None, publishNotReadyAddresses)", set.Spec.ServiceName, svc.Name)
-	}
-	pod := set.Spec.Template
-	if !selects(t, &metav1.LabelSelector{MatchLabels: svc.Spec.Selector}, pod.Labels) {
-		t.Error("the headless Service does not select the Redis pods")
-	}
-
-	// The app asks each pod's Sentinel, by the name the headless Service gives it, for the
-	// master by the name the Sentinels monitor it by, with the Redis password.
-	var want []string
-	for i := range *set.Spec.Replicas {
-		want = append(want, fmt.Sprintf("%s-%d.%s:26379", set.Name, i, svc.Name))
-	}
-	if got := cm.Data["REDIS_SENTINELS"]; got != strings.Join(want, ",") {
-		t.Errorf("REDIS_SENTINELS = %q, want %q", got, strings.Join(want, ","))
-	}
-	if got := cm.Data["REDIS_MASTER_NAME"]; got != "pingpong" {
-		t.Errorf("REDIS_MASTER_NAME = %q, want pingpong (the name in redis-ha.sh)", got)
-	}
 	for _, name := range []string{"REDIS_SENTINELS", "REDIS_MASTER_NAME"} {
 		if e := envVar(app, name); e == nil || e.ValueFrom == nil || e.ValueFrom.ConfigMapKeyRef == nil || e.ValueFrom.ConfigMapKeyRef.Key != name {
 			t.Errorf("the app does not read %s from the ConfigMap", name)
 		}
 	}
-	if s, p := envVar(app, "REDIS_SENTINEL_PASSWORD_FILE"), envVar(app, "REDIS_PASSWORD_FILE"); s == nil || p == nil || s.Value != p.Value {
-		t.Errorf("REDIS_SENTINEL_PASSWORD_FILE %v, want the file of REDIS_PASSWORD_FILE %v", s, p)
-	}
-
-	// The scripts ConfigMap the pods mount is rendered (under its hashed name).
-	for _, v := range pod.Spec.Volumes {
-		if v.ConfigMap == nil {
-			continue
-		}
-		found := false
-		for _, obj := range objects {
-			if c, ok := obj.(*corev1.ConfigMap); ok && c.Name == v.ConfigMap.Name && c.Data["redis-ha.sh"] != "" {
-				found = true
-			}
-		}
-		if !found {
-			t.Errorf("volume %s mounts ConfigMap %q, which is not rendered with redis-ha.sh", v.Name, v.ConfigMap.Name)
-		}
-	}
-
-	// Who may reach the Redis pods: the app and the admin Job (which carry the app's labels)
-	// and the Redis pods themselves, on the Redis and the Sentinel port; nobody else.
-	np := find[*networkingv1.NetworkPolicy](t, objects, "redis-ha")
-	if !selects(t, &np.Spec.PodSelector, pod.Labels) {
-		t.Error("NetworkPolicy redis-ha does not select the Redis pods")
-	}
 	job := resetJob(t)
-	appPod := find[*appsv1.Deployment](t, objects, "pingpong").Spec.Template.Labels
-	stranger := map[string]string{"app.kubernetes.io/name": "other", "app.kubernetes.io/instance": "pingpong"}
-	for _, tt := range []struct {
-		who    string
-		labels map[string]string
-		want   bool
-	}{
-		{"the app", appPod, true},
-		{"the reset Job", job.Spec.Template.Labels, true},
-		{"a Redis pod", pod.Labels, true},
-		{"another pod", stranger, false},
-	} {
-		for _, port := range []int32{6379, 26379} {
-			if got := allows(t, np, pod.Spec.Containers, tt.labels, port); got != tt.want {
-				t.Errorf("%s may reach port %d: %v, want %v", tt.who, port, got, tt.want)
-			}
-		}
-	}
-	if len(np.Spec.PolicyTypes) != 1 || np.Spec.PolicyTypes[0] != networkingv1.PolicyTypeIngress {
-		t.Errorf("policyTypes %v, want [Ingress]", np.Spec.PolicyTypes)
-	}
-	pdb := find[*policyv1.PodDisruptionBudget](t, objects, "redis-ha")
-	if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 || !selects(t, pdb.Spec.Selector, pod.Labels) {
-		t.Error("PodDisruptionBudget redis-ha: want maxUnavailable 1 over the Redis pods")
-	}
+	checkSentinelSet(t, objects, sentinelSet{
+		name: "redis-ha", policy: "redis-ha", app: app,
+		sentinels: cm.Data["REDIS_SENTINELS"], masterName: cm.Data["REDIS_MASTER_NAME"],
+		mayReach: map[string]map[string]string{
+			"the app":       find[*appsv1.Deployment](t, objects, "pingpong").Spec.Template.Labels,
+			"the reset Job": job.Spec.Template.Labels,
+		},
+		stranger: map[string]string{"app.kubernetes.io/name": "other", "app.kubernetes.io/instance": "pingpong"},
+	})
 
 	// The reset Job reads every key it needs from the rendered ConfigMap, optional or not.
 	c := job.Spec.Template.Spec.Containers[0]
@@ -170,6 +105,99 @@ func checkRedisHA(t *testing.T, objects []runtime.Object, cm *corev1.ConfigMap, 
 		if envVar(c, name) == nil {
 			t.Errorf("the reset Job does not read %s: it would not find the master", name)
 		}
+	}
+}
+
+// sentinelSet is a Redis with Sentinel as k8s/redis-ha and the chart render it, and what the
+// app was given to find it.
+type sentinelSet struct {
+	name, policy          string // the StatefulSet (and its headless Service and PDB); the NetworkPolicy
+	app                   corev1.Container
+	sentinels, masterName string                       // the app's REDIS_SENTINELS and REDIS_MASTER_NAME
+	mayReach              map[string]map[string]string // who, besides the Redis pods, may reach them: labels by name
+	stranger              map[string]string            // the labels of a pod that may not
+}
+
+// checkSentinelSet checks the StatefulSet, its headless Service, the scripts it mounts, its PDB
+// and its NetworkPolicy against each other and against the app.
+func checkSentinelSet(t *testing.T, objects []runtime.Object, s sentinelSet) {
+	t.Helper()
+	set := find[*appsv1.StatefulSet](t, objects, s.name)
+	svc := find[*corev1.Service](t, objects, s.name)
+	if set.Spec.Replicas == nil || *set.Spec.Replicas != 3 || set.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
+		t.Errorf("StatefulSet: replicas %v, podManagementPolicy %q; want 3, Parallel", set.Spec.Replicas, set.Spec.PodManagementPolicy)
+	}
+	// redis-ha.sh finds the other pods as <pod>.<service>, the Service named as the StatefulSet.
+	if set.Spec.ServiceName != svc.Name || svc.Spec.ClusterIP != corev1.ClusterIPNone || !svc.Spec.PublishNotReadyAddresses {
+		t.Errorf("serviceName %q: want the headless Service %q (clusterIP None, publishNotReadyAddresses)", set.Spec.ServiceName, svc.Name)
+	}
+	pod := set.Spec.Template
+	if !selects(t, &metav1.LabelSelector{MatchLabels: svc.Spec.Selector}, pod.Labels) {
+		t.Error("the headless Service does not select the Redis pods")
+	}
+
+	// The app asks each pod's Sentinel, by the name the headless Service gives it, for the
+	// master by the name the Sentinels monitor it by, with the Redis password.
+	var want []string
+	for i := range *set.Spec.Replicas {
+		want = append(want, fmt.Sprintf("%s-%d.%s:26379", set.Name, i, svc.Name))
+	}
+	if s.sentinels != strings.Join(want, ",") {
+		t.Errorf("REDIS_SENTINELS = %q, want %q", s.sentinels, strings.Join(want, ","))
+	}
+	if s.masterName != "pingpong" {
+		t.Errorf("REDIS_MASTER_NAME = %q, want pingpong (the name in redis-ha.sh)", s.masterName)
+	}
+	if sp, p := envVar(s.app, "REDIS_SENTINEL_PASSWORD_FILE"), envVar(s.app, "REDIS_PASSWORD_FILE"); sp == nil || p == nil || sp.Value != p.Value {
+		t.Errorf("REDIS_SENTINEL_PASSWORD_FILE %v, want the file of REDIS_PASSWORD_FILE %v", sp, p)
+	}
+	if envVar(s.app, "REDIS_ADDR") != nil || envVar(s.app, "REDIS_URL") != nil {
+		t.Error("the app names one Redis besides the Sentinels")
+	}
+
+	// The scripts ConfigMap the pods mount is rendered, with k8s/redis-ha/redis-ha.sh.
+	script, err := os.ReadFile(repoPath(t, "k8s", "redis-ha", "redis-ha.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range pod.Spec.Volumes {
+		if v.ConfigMap == nil {
+			continue
+		}
+		found := false
+		for _, obj := range objects {
+			if c, ok := obj.(*corev1.ConfigMap); ok && c.Name == v.ConfigMap.Name && c.Data["redis-ha.sh"] == string(script) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("volume %s mounts ConfigMap %q, which is not rendered with k8s/redis-ha/redis-ha.sh", v.Name, v.ConfigMap.Name)
+		}
+	}
+
+	// Who may reach the Redis pods, on the Redis and the Sentinel port.
+	np := find[*networkingv1.NetworkPolicy](t, objects, s.policy)
+	if !selects(t, &np.Spec.PodSelector, pod.Labels) {
+		t.Errorf("NetworkPolicy %s does not select the Redis pods", np.Name)
+	}
+	who := map[string]map[string]string{"a Redis pod": pod.Labels}
+	maps.Copy(who, s.mayReach)
+	for _, port := range []int32{6379, 26379} {
+		for _, name := range slices.Sorted(maps.Keys(who)) {
+			if !allows(t, np, pod.Spec.Containers, who[name], port) {
+				t.Errorf("%s may not reach port %d", name, port)
+			}
+		}
+		if allows(t, np, pod.Spec.Containers, s.stranger, port) {
+			t.Errorf("another pod (%v) may reach port %d", s.stranger, port)
+		}
+	}
+	if len(np.Spec.PolicyTypes) != 1 || np.Spec.PolicyTypes[0] != networkingv1.PolicyTypeIngress {
+		t.Errorf("policyTypes %v, want [Ingress]", np.Spec.PolicyTypes)
+	}
+	pdb := find[*policyv1.PodDisruptionBudget](t, objects, s.name)
+	if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 || !selects(t, pdb.Spec.Selector, pod.Labels) {
+		t.Errorf("PodDisruptionBudget %s: want maxUnavailable 1 over the Redis pods", pdb.Name)
 	}
 }
 

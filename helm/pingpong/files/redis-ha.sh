@@ -1,0 +1,1 @@
+../../../k8s/redis-ha/redis-ha.sh
