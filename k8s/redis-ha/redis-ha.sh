@@ -98,7 +98,10 @@ sentinel auth-pass $master_name $REDIS_PASSWORD
 # master simply comes back. Longer makes every failover slower; shorter, a busy node may be
 # called down while it is only slow.
 sentinel down-after-milliseconds $master_name 2000
-sentinel failover-timeout $master_name 10000
+# When the master's pod is gone, its Sentinel is gone too: the two left must both vote for the
+# same leader, and now and then each votes for itself at the same moment. They try again after
+# twice this (the default, 3 minutes, would be 6 minutes of 503s).
+sentinel failover-timeout $master_name 5000
 sentinel parallel-syncs $master_name 1
 CONF
   fi
