@@ -253,10 +253,14 @@ func TestMetrics(t *testing.T) {
 	f.do(t, "GET", "/ping")
 	f.do(t, "GET", "/ping")
 	f.do(t, "GET", "/no/such/page")
+	f.do(t, "BREW", "/no/such/page")
+	f.do(t, "TEAPOT", "/no/such/page")
 	r := f.admin(t, "GET", "/metrics")
 	for _, want := range []string{
 		`pingpong_http_requests_total{code="200",handler="/ping",method="get"} 2`,
 		`pingpong_http_requests_total{code="404",handler="not_found",method="get"} 1`,
+		// Invented methods share one series: a client cannot make new ones.
+		`pingpong_http_requests_total{code="404",handler="not_found",method="unknown"} 2`,
 		`pingpong_http_request_duration_seconds_count{code="200",handler="/ping",method="get"} 2`,
 		`pingpong_http_requests_in_flight 0`,
 		`pingpong_pings_total 2`,
