@@ -379,3 +379,27 @@ func TestMarkdownShowsWhatWentWrong(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkdownShowsTheReplicatedRows checks the rows and ratios of the
+// service and the peer against a Redis with a replica, waiting for it.
+func TestMarkdownShowsTheReplicatedRows(t *testing.T) {
+	level := Level{
+		Conns:       50,
+		Service:     madeUpRun(8, time.Millisecond, time.Millisecond, 0, true),
+		Peer:        madeUpRun(6, time.Millisecond, time.Millisecond, 0, true),
+		ServiceWait: madeUpRun(4, 2*time.Millisecond, time.Millisecond, 0, true),
+		PeerWait:    madeUpRun(2, 4*time.Millisecond, time.Millisecond, 0, false),
+	}
+	md := Report{Machine: Machine{CPUs: 2}, Levels: []Level{level}}.Markdown("chart.png")
+	for _, want := range []string{
+		"| 50 | /ping (v3), Sentinel, WAIT 1 per batch | 4 | 2.00 ms |",
+		"| 50 | peer, INCR + WAIT 1 per ping | 2 | 4.00 ms |",
+		"**0 missing, 1 duplicated, 0 out of range**", // the peer with WAIT
+		"| 2.00× | 0.50× |\n",                         // with WAIT 1: ÷ the peer with WAIT 1, ÷ the service without
+		"with one WAIT 1 per batch, the peer with one WAIT 1 per ping",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q:\n%s", want, md)
+		}
+	}
+}

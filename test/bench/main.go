@@ -171,7 +171,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// machine. The last instance started is the one benchmarked.
 	var svc *server
 	for i := range o.readyStarts {
-		a, ready, err := startApp(bin, redisAddr, o.logLevel, pin.server)
+		a, ready, err := startApp(bin, []string{"REDIS_ADDR=" + redisAddr}, o.logLevel, pin.server)
 		if err != nil {
 			return err
 		}
@@ -197,6 +197,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer ceiling.Stop()
+	// The price of synchronous replication (the v3 stage's step 3): a master
+	// with one replica and a Sentinel; the service asks the Sentinel for the
+	// master and sends a WAIT 1 with each batch, the peer one with each ping.
+	progress("starting a Redis master, its replica and a Sentinel")
+	repl, err := launchReplicated(filepath.Join(work, "replicated"))
+	if err != nil {
+		return err
+	}
+	defer repl.stop()
+	svcWait, _, err := startApp(bin, []string{"REDIS_SENTINELS=" + repl.sentinel.Addr, "REDIS_MASTER_NAME=" + masterName}, o.logLevel, pin.server)
+	if err != nil {
+		return err
+	}
+	defer svcWait.Stop()
+	peerWait, err := startReference(peerBin, repl.master.Addr, pin.server, "REDIS_WAIT_REPLICAS=1")
+	if err != nil {
+		return err
+	}
+	defer peerWait.Stop()
 
 	for _, conns := range o.conns {
 		level := Level{Conns: conns}
@@ -204,16 +223,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			name   string
 			srv    *server
 			counts bool
+			redis  string // where the server counts
 			run    *Run
 		}{
-			{"/ping", svc, true, &level.Service},
-			{"peer", peer, true, &level.Peer},
-			{"ceiling", ceiling, false, &level.Ceiling},
+			{"/ping", svc, true, redisAddr, &level.Service},
+			{"peer", peer, true, redisAddr, &level.Peer},
+			{"ceiling", ceiling, false, redisAddr, &level.Ceiling},
+			{"/ping, WAIT 1 per batch", svcWait, true, repl.master.Addr, &level.ServiceWait},
+			{"peer, WAIT 1 per ping", peerWait, true, repl.master.Addr, &level.PeerWait},
 		} {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if *m.run, err = measureRun(ctx, m.srv, m.counts, redisAddr, conns, o.duration); err != nil {
+			if *m.run, err = measureRun(ctx, m.srv, m.counts, m.redis, conns, o.duration); err != nil {
 				return fmt.Errorf("%s at %d connections: %w", m.name, conns, err)
 			}
 			progress("%d conns, %s: %s", conns, m.name, m.run.summary())
@@ -251,7 +273,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for _, c := range []struct {
 			name string
 			run  Run
-		}{{"the service", level.Service}, {"the peer", level.Peer}} {
+		}{{"the service", level.Service}, {"the peer", level.Peer},
+			{"the service with WAIT 1", level.ServiceWait}, {"the peer with WAIT 1", level.PeerWait}} {
 			if !c.run.Exact.Exact() {
 				return fmt.Errorf("at %d connections, %s lost or repeated counts: %s", level.Conns, c.name, c.run.Exact.describe())
 			}

@@ -23,19 +23,42 @@ import (
 // hundredths of a second, too coarse for the little CPU Redis uses while the
 // service coalesces its increments.
 func redisCPU(addr string) (time.Duration, error) {
-	conn, err := dialRedis(addr)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	if _, err := fmt.Fprint(conn, "*2\r\n$4\r\nINFO\r\n$3\r\ncpu\r\n"); err != nil {
-		return 0, err
-	}
-	info, err := readRESPBulk(bufio.NewReader(conn))
+	info, err := redisInfo(addr, "cpu")
 	if err != nil {
 		return 0, err
 	}
 	return parseInfoCPU(info)
+}
+
+// redisInfo is one section of what INFO says, from a Redis server or a
+// Sentinel.
+func redisInfo(addr, section string) (string, error) {
+	conn, err := dialRedis(addr)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "*2\r\n$4\r\nINFO\r\n$%d\r\n%s\r\n", len(section), section); err != nil {
+		return "", err
+	}
+	return readRESPBulk(bufio.NewReader(conn))
+}
+
+// waitReplicated waits until the replica has synced with its master and the
+// Sentinel sees the master, with one replica: only then does every WAIT 1 of
+// a benchmark run find its replica.
+func waitReplicated(replica, sentinel, master string) error {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		replication, err := redisInfo(replica, "replication")
+		if err != nil || !strings.Contains(replication, "master_link_status:up") {
+			continue
+		}
+		seen, err := redisInfo(sentinel, "sentinel")
+		if err == nil && strings.Contains(seen, "name="+master+",status=ok") && strings.Contains(seen, "slaves=1,") {
+			return nil
+		}
+	}
+	return fmt.Errorf("the replica at %s and the Sentinel at %s were not ready within 30s", replica, sentinel)
 }
 
 // readRESPBulk reads a bulk string answer: "$<length>\r\n<bytes>\r\n".
@@ -185,10 +208,11 @@ func (s *server) incrbys() (int64, error) {
 	return n, nil
 }
 
-// startApp starts the service on a free port against the Redis at redisAddr,
-// on cpu alone when it is set, and returns it once GET /readyz answers 200,
-// with the time that took from the start of the process.
-func startApp(bin, redisAddr, logLevel, cpu string) (*server, time.Duration, error) {
+// startApp starts the service on a free port with redisEnv (REDIS_ADDR, or
+// the Sentinels' addresses), on cpu alone when it is set, and returns it once
+// GET /readyz answers 200, with the time that took from the start of the
+// process.
+func startApp(bin string, redisEnv []string, logLevel, cpu string) (*server, time.Duration, error) {
 	port, err := harness.PickPort()
 	if err != nil {
 		return nil, 0, err
@@ -198,8 +222,8 @@ func startApp(bin, redisAddr, logLevel, cpu string) (*server, time.Duration, err
 		return nil, 0, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	env := []string{"PORT=" + strconv.Itoa(port), "ADMIN_PORT=" + strconv.Itoa(adminPort),
-		"REDIS_ADDR=" + redisAddr, "LOG_LEVEL=" + logLevel}
+	env := append([]string{"PORT=" + strconv.Itoa(port), "ADMIN_PORT=" + strconv.Itoa(adminPort),
+		"LOG_LEVEL=" + logLevel}, redisEnv...)
 	start := time.Now()
 	path, args := onCPU(cpu, bin)
 	p, err := harness.Launch(env, false, path, args...)
@@ -216,16 +240,18 @@ func startApp(bin, redisAddr, logLevel, cpu string) (*server, time.Duration, err
 }
 
 // startReference starts a reference server as startApp starts the service:
-// on a free port, against the Redis at redisAddr, on cpu alone when it is
-// set. It has no /readyz: it is ready once its port accepts connections.
-func startReference(bin, redisAddr, cpu string) (*server, error) {
+// on a free port, against the Redis at redisAddr, with extraEnv, on cpu alone
+// when it is set. It has no /readyz: it is ready once its port accepts
+// connections.
+func startReference(bin, redisAddr, cpu string, extraEnv ...string) (*server, error) {
 	port, err := harness.PickPort()
 	if err != nil {
 		return nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	path, args := onCPU(cpu, bin)
-	p, err := harness.Launch([]string{"PORT=" + strconv.Itoa(port), "REDIS_ADDR=" + redisAddr}, true, path, args...)
+	env := append([]string{"PORT=" + strconv.Itoa(port), "REDIS_ADDR=" + redisAddr}, extraEnv...)
+	p, err := harness.Launch(env, true, path, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -391,4 +417,58 @@ func parseBusyTime(stat []byte) (time.Duration, error) {
 func exited(p *harness.Process) bool {
 	done, _ := p.Exited()
 	return done
+}
+
+// masterName is the name the Sentinel knows the replicated master by.
+const masterName = "pingpong"
+
+// replicated is the Redis of the v3 stage's step 3: a master, one replica
+// and a Sentinel that names the master, each with a folder of its own in dir.
+type replicated struct {
+	master, replica, sentinel *harness.Redis
+}
+
+func launchReplicated(dir string) (*replicated, error) {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, err
+	}
+	r := &replicated{}
+	launch := func(name string, start func(dir string) (*harness.Redis, error)) (*harness.Redis, error) {
+		sub := filepath.Join(dir, name)
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			return nil, err
+		}
+		return start(sub)
+	}
+	var err error
+	if r.master, err = launch("master", func(d string) (*harness.Redis, error) { return harness.LaunchRedis(d) }); err != nil {
+		return nil, err
+	}
+	host, port, _ := net.SplitHostPort(r.master.Addr)
+	if r.replica, err = launch("replica", func(d string) (*harness.Redis, error) {
+		return harness.LaunchRedis(d, "--replicaof", host, port)
+	}); err != nil {
+		r.stop()
+		return nil, err
+	}
+	if r.sentinel, err = launch("sentinel", func(d string) (*harness.Redis, error) {
+		return harness.LaunchSentinel(d, masterName, r.master.Addr)
+	}); err != nil {
+		r.stop()
+		return nil, err
+	}
+	if err := waitReplicated(r.replica.Addr, r.sentinel.Addr, masterName); err != nil {
+		r.stop()
+		return nil, err
+	}
+	return r, nil
+}
+
+// stop ends every process of r that was started.
+func (r *replicated) stop() {
+	for _, p := range []*harness.Redis{r.sentinel, r.replica, r.master} {
+		if p != nil {
+			_ = p.Stop()
+		}
+	}
 }

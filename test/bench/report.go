@@ -82,10 +82,12 @@ type ImageInfo struct {
 }
 
 // Level is one concurrency level: the three servers, one after the other,
-// and Redis alone.
+// the service and the peer again against a Redis with a replica, waiting for
+// it, and Redis alone.
 type Level struct {
 	Conns                  int
 	Service, Peer, Ceiling Run
+	ServiceWait, PeerWait  Run // WAIT 1 per batch, WAIT 1 per ping
 	RedisBench             RedisBenchResult
 }
 
@@ -163,6 +165,10 @@ func ratio(a, b float64) float64 {
 // VsPeer is /ping req/s ÷ the peer's.
 func (l Level) VsPeer() float64 { return ratio(l.Service.Load.Rate(), l.Peer.Load.Rate()) }
 
+// WaitVsPeer is the same as VsPeer with a replica to wait for: /ping with
+// WAIT 1 per batch ÷ the peer with WAIT 1 per ping.
+func (l Level) WaitVsPeer() float64 { return ratio(l.ServiceWait.Load.Rate(), l.PeerWait.Load.Rate()) }
+
 // VsCeiling is /ping req/s ÷ the ceiling's.
 func (l Level) VsCeiling() float64 { return ratio(l.Service.Load.Rate(), l.Ceiling.Load.Rate()) }
 
@@ -176,8 +182,8 @@ func (l Level) RedisVsPeer() float64 {
 }
 
 func (l Level) summary() string {
-	return fmt.Sprintf("redis-benchmark INCR %s ops/s; /ping ÷ peer %.2f×, ÷ ceiling %.2f×, ÷ INCR %.2f×; pings per Redis CPU-second %.1f× the peer's",
-		thousands(l.RedisBench.Rate), l.VsPeer(), l.VsCeiling(), l.VsIncr(), l.RedisVsPeer())
+	return fmt.Sprintf("redis-benchmark INCR %s ops/s; /ping ÷ peer %.2f×, ÷ ceiling %.2f×, ÷ INCR %.2f×; pings per Redis CPU-second %.1f× the peer's; with WAIT 1, /ping ÷ peer %.2f×",
+		thousands(l.RedisBench.Rate), l.VsPeer(), l.VsCeiling(), l.VsIncr(), l.RedisVsPeer(), l.WaitVsPeer())
 }
 
 // describe says in a few words whether the counts were exact, and if not how.
@@ -309,7 +315,10 @@ func (r Report) Markdown(chart string) string {
 	fmt.Fprintf(&b, "`make bench` on %s: GET /ping on three servers, one after the other, each alone on the same CPU and against the same redis-server %s, "+
 		"over loopback, %s per server per level: the v3 service (built with `-trimpath -ldflags \"-s -w\"`, LOG_LEVEL=%s); "+
 		"the peer, net/http + go-redis with one INCR per ping (test/bench/peer); and the ceiling, net/http answering `pong` without Redis (test/bench/ceiling). "+
-		"Then `redis-benchmark -t incr` against the same Redis.\n\n",
+		"Then the service and the peer again, against a master with one replica and a Sentinel: the service asks the Sentinel for the master "+
+		"and waits for the replica with one WAIT 1 per batch, the peer with one WAIT 1 per ping, so the price of synchronous replication "+
+		"shows with and without coalescing (their Redis CPU is the master's). "+
+		"Then `redis-benchmark -t incr` against the first Redis.\n\n",
 		r.Date.Format("2006-01-02 15:04 UTC"), r.Machine.Redis, r.Duration, r.LogLevel)
 
 	b.WriteString("| connections | server | req/s | p50 | p90 | p99 | errors | counts | cores used: server / Redis / load generator / other programs |\n")
@@ -318,7 +327,8 @@ func (r Report) Markdown(chart string) string {
 		for _, row := range []struct {
 			name string
 			run  Run
-		}{{"/ping (v3)", l.Service}, {"peer", l.Peer}, {"ceiling", l.Ceiling}} {
+		}{{"/ping (v3)", l.Service}, {"peer", l.Peer}, {"ceiling", l.Ceiling},
+			{"/ping (v3), Sentinel, WAIT 1 per batch", l.ServiceWait}, {"peer, INCR + WAIT 1 per ping", l.PeerWait}} {
 			ru := row.run
 			counts := "– (answers `pong`)"
 			switch {
@@ -337,12 +347,13 @@ func (r Report) Markdown(chart string) string {
 			l.Conns, thousands(l.RedisBench.Rate), ms(l.RedisBench.P50), ms(l.RedisBench.P99))
 	}
 
-	b.WriteString("\n| connections | /ping ÷ peer | /ping ÷ ceiling | /ping ÷ INCR | pings per INCRBY | server CPU per ping: /ping / peer / ceiling |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("\n| connections | /ping ÷ peer | /ping ÷ ceiling | /ping ÷ INCR | pings per INCRBY | server CPU per ping: /ping / peer / ceiling | with WAIT 1: /ping ÷ peer | with WAIT 1: /ping ÷ without |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, l := range r.Levels {
-		fmt.Fprintf(&b, "| %d | %.2f× | %.2f× | %.2f× | %.1f | %s / %s / %s |\n",
+		fmt.Fprintf(&b, "| %d | %.2f× | %.2f× | %.2f× | %.1f | %s / %s / %s | %.2f× | %.2f× |\n",
 			l.Conns, l.VsPeer(), l.VsCeiling(), l.VsIncr(), l.Service.PingsPerIncrby(),
-			micros(l.Service.CPUPerPing()), micros(l.Peer.CPUPerPing()), micros(l.Ceiling.CPUPerPing()))
+			micros(l.Service.CPUPerPing()), micros(l.Peer.CPUPerPing()), micros(l.Ceiling.CPUPerPing()),
+			l.WaitVsPeer(), ratio(l.ServiceWait.Load.Rate(), l.Service.Load.Rate()))
 	}
 
 	b.WriteString("\n| connections | pings per Redis CPU-second: /ping | peer | /ping ÷ peer | replicas one Redis core serves: /ping | peer |\n")

@@ -3,7 +3,9 @@ package harness
 import (
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -33,7 +35,16 @@ func StartRedis(t testing.TB, extraArgs ...string) *Redis {
 
 // LaunchRedis is StartRedis for the benchmark, which has no test: the
 // server keeps its data in dir, and the caller stops it.
-func LaunchRedis(dir string) (*Redis, error) {
+func LaunchRedis(dir string, extraArgs ...string) (*Redis, error) {
+	return launchRedis(dir, func(r *Redis) ([]string, error) {
+		r.args = extraArgs
+		return r.commandLine(), nil
+	})
+}
+
+// launchRedis starts redis-server on a free loopback port with the command
+// line that args gives, and waits until it listens.
+func launchRedis(dir string, args func(r *Redis) ([]string, error)) (*Redis, error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, err
@@ -43,7 +54,11 @@ func LaunchRedis(dir string) (*Redis, error) {
 		return nil, err
 	}
 	r := newRedis(path, dir, port, nil)
-	if r.Process, err = Launch(nil, true, r.path, r.commandLine()...); err != nil {
+	commandLine, err := args(r)
+	if err != nil {
+		return nil, err
+	}
+	if r.Process, err = Launch(nil, true, r.path, commandLine...); err != nil {
 		return nil, err
 	}
 	if err := r.waitListening(); err != nil {
@@ -51,6 +66,24 @@ func LaunchRedis(dir string) (*Redis, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// LaunchSentinel starts a Sentinel on a loopback port, with its
+// configuration file in dir, watching the master at masterAddr under the
+// name master; one Sentinel is enough to agree (quorum 1). The caller stops
+// it.
+func LaunchSentinel(dir, master, masterAddr string) (*Redis, error) {
+	host, masterPort, err := net.SplitHostPort(masterAddr)
+	if err != nil {
+		return nil, err
+	}
+	return launchRedis(dir, func(r *Redis) ([]string, error) {
+		// A Sentinel rewrites its configuration file, so it gets one of its own.
+		conf := filepath.Join(dir, "sentinel.conf")
+		config := fmt.Sprintf("port %d\nbind 127.0.0.1\ndaemonize no\ndir %s\nsentinel monitor %s %s %s 1\n",
+			r.port, dir, master, host, masterPort)
+		return []string{conf, "--sentinel"}, os.WriteFile(conf, []byte(config), 0o600)
+	})
 }
 
 func newRedis(path, dir string, port int, extraArgs []string) *Redis {
