@@ -429,35 +429,25 @@ type replicated struct {
 }
 
 func launchReplicated(dir string) (*replicated, error) {
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return nil, err
-	}
-	r := &replicated{}
-	launch := func(name string, start func(dir string) (*harness.Redis, error)) (*harness.Redis, error) {
-		sub := filepath.Join(dir, name)
-		if err := os.Mkdir(sub, 0o755); err != nil {
+	folder := func(name string) string { return filepath.Join(dir, name) }
+	for _, name := range []string{"", "master", "replica", "sentinel"} {
+		if err := os.Mkdir(folder(name), 0o755); err != nil {
 			return nil, err
 		}
-		return start(sub)
 	}
+	r := &replicated{}
 	var err error
-	if r.master, err = launch("master", func(d string) (*harness.Redis, error) { return harness.LaunchRedis(d) }); err != nil {
+	if r.master, err = harness.LaunchRedis(folder("master")); err != nil {
 		return nil, err
 	}
 	host, port, _ := net.SplitHostPort(r.master.Addr)
-	if r.replica, err = launch("replica", func(d string) (*harness.Redis, error) {
-		return harness.LaunchRedis(d, "--replicaof", host, port)
-	}); err != nil {
-		r.stop()
-		return nil, err
+	if r.replica, err = harness.LaunchRedis(folder("replica"), "--replicaof", host, port); err == nil {
+		r.sentinel, err = harness.LaunchSentinel(folder("sentinel"), masterName, r.master.Addr)
 	}
-	if r.sentinel, err = launch("sentinel", func(d string) (*harness.Redis, error) {
-		return harness.LaunchSentinel(d, masterName, r.master.Addr)
-	}); err != nil {
-		r.stop()
-		return nil, err
+	if err == nil {
+		err = waitReplicated(r.replica.Addr, r.sentinel.Addr, masterName)
 	}
-	if err := waitReplicated(r.replica.Addr, r.sentinel.Addr, masterName); err != nil {
+	if err != nil {
 		r.stop()
 		return nil, err
 	}
