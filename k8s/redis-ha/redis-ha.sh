@@ -1,6 +1,7 @@
 #!/bin/sh
-# Starts one container of a redis-ha pod: `redis-ha.sh redis` or `redis-ha.sh sentinel`. The
-# Helm chart (redis.architecture=sentinel) runs this same script.
+# Starts one container of a redis-ha pod: `redis-ha.sh redis` or `redis-ha.sh sentinel`;
+# `redis-ha.sh ready` is the Redis container's readiness probe. The Helm chart
+# (redis.architecture=sentinel) runs this same script.
 #
 # Every pod runs both. The Redis servers replicate from one master; the three Sentinels agree
 # on which pod that is, and promote a replica when it dies. What this script decides is where a
@@ -68,6 +69,9 @@ replica-announce-ip $me
 # the app's WAIT after each batch, which answers a count only once a replica has it.
 min-replicas-to-write 1
 min-replicas-max-lag 10
+# A replica that asks for the data gets it at once. By default the master waits 5 s for other
+# replicas to ask too, and since it has no replica up to date meanwhile, it refuses writes.
+repl-diskless-sync-delay 0
 CONF
   if [ "$master" = "$me" ]; then
     echo "starting as the master"
@@ -120,8 +124,19 @@ CONF
   # The same binary as the server: --sentinel starts Sentinel.
   exec redis-server "$sentinel_conf" --sentinel
   ;;
+ready)
+  # A master is ready when it answers. A replica is ready once it holds its master's data (the
+  # link is up): until then it could not take over, and the master, with no replica up to
+  # date, refuses writes. So `kubectl rollout status` and `helm install --wait` end when the
+  # counter can count.
+  info="$(redis-cli info replication)"
+  case "$info" in
+  *role:master* | *master_link_status:up*) ;;
+  *) exit 1 ;;
+  esac
+  ;;
 *)
-  echo "usage: $0 redis|sentinel" >&2
+  echo "usage: $0 redis|sentinel|ready" >&2
   exit 2
   ;;
 esac

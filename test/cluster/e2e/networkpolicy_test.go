@@ -73,7 +73,7 @@ func (c *cluster) checkIsolation(t *testing.T, in isolated, other string) {
 	}
 	t.Logf("the app pods count through Redis with the policies on")
 
-	for _, p := range []struct {
+	probes := []struct {
 		name, namespace, labels, target string
 		connects                        bool
 	}{
@@ -83,8 +83,14 @@ func (c *cluster) checkIsolation(t *testing.T, in isolated, other string) {
 		{"a pod in the ingress controller's namespace, to the app's HTTP port", "traefik", "", svc + ":80", true},
 		{"an unlabelled pod in the namespace, to an app pod's admin port", ns, "", admin, false},
 		{"a pod labelled as Prometheus in another namespace, to an app pod's admin port", other, prometheusLabel, admin, true},
-	} {
-		if got := c.probe(t, p.namespace, p.labels, p.target); got != p.connects {
+	}
+	// The probes run side by side: each waits and tries for up to 20 s.
+	pods := make([]probePod, len(probes))
+	for i, p := range probes {
+		pods[i] = c.startProbe(t, p.namespace, p.labels, p.target)
+	}
+	for i, p := range probes {
+		if got := c.probeConnected(t, pods[i]); got != p.connects {
 			t.Errorf("%s → %s: connected %v, want %v", p.name, p.target, got, p.connects)
 		} else {
 			t.Logf("%s → %s: %s, as it should", p.name, p.target, map[bool]string{true: "connected", false: "blocked"}[got])
@@ -94,18 +100,21 @@ func (c *cluster) checkIsolation(t *testing.T, in isolated, other string) {
 	c.checkPrometheusScrapesEveryPod(t, ns, appLabels, other)
 
 	c.k(t, "-n", ns, "delete", "networkpolicy", in.redisPolicy)
-	if !c.probe(t, ns, "", redis) {
+	if !c.probeConnected(t, c.startProbe(t, ns, "", redis)) {
 		t.Fatalf("the control: with the %s policy deleted, the unlabelled probe still cannot connect to %s: the probe proves nothing", in.redisPolicy, redis)
 	}
 	t.Logf("the control: with the %s policy deleted, the unlabelled pod → %s connected", in.redisPolicy, redis)
 }
 
-// probe runs a pod with the given labels in namespace that tries, five times a second apart,
-// to open a TCP connection to target (host:port), and reports whether one opened. The
-// firewall learns of a new pod within a moment of its start: the probe waits five seconds
-// before its first try, so that a connection that opens is one the policies allow. The pod
-// meets the restricted Pod Security Standard, which the release namespaces enforce.
-func (c *cluster) probe(t *testing.T, namespace, labels, target string) bool {
+// probePod is a probe started in a namespace: a pod of that name.
+type probePod struct{ namespace, name string }
+
+// startProbe starts a pod with the given labels in namespace that tries, five times a second
+// apart, to open a TCP connection to target (host:port); probeConnected reports whether one
+// opened. The firewall learns of a new pod within a moment of its start: the probe waits five
+// seconds before its first try, so that a connection that opens is one the policies allow. The
+// pod meets the restricted Pod Security Standard, which the release namespaces enforce.
+func (c *cluster) startProbe(t *testing.T, namespace, labels, target string) probePod {
 	t.Helper()
 	name := fmt.Sprintf("probe-%d", time.Now().UnixNano())
 	host, port, _ := strings.Cut(target, ":")
@@ -118,11 +127,17 @@ func (c *cluster) probe(t *testing.T, namespace, labels, target string) bool {
 		args = append(args, "--labels="+labels)
 	}
 	c.k(t, args...)
-	defer c.k(t, "-n", namespace, "delete", "pod", name, "--wait=false")
-	c.k(t, "-n", namespace, "wait", "pod/"+name, "--for=jsonpath={.status.phase}=Succeeded", "--timeout=2m")
-	out := strings.TrimSpace(c.k(t, "-n", namespace, "logs", name))
+	return probePod{namespace, name}
+}
+
+// probeConnected waits for the probe to end, reads what it printed, and deletes it.
+func (c *cluster) probeConnected(t *testing.T, p probePod) bool {
+	t.Helper()
+	defer c.k(t, "-n", p.namespace, "delete", "pod", p.name, "--wait=false")
+	c.k(t, "-n", p.namespace, "wait", "pod/"+p.name, "--for=jsonpath={.status.phase}=Succeeded", "--timeout=2m")
+	out := strings.TrimSpace(c.k(t, "-n", p.namespace, "logs", p.name))
 	if out != "connected" && out != "blocked" {
-		t.Fatalf("probe %s printed %q", name, out)
+		t.Fatalf("probe %s printed %q", p.name, out)
 	}
 	return out == "connected"
 }
