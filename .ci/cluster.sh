@@ -5,7 +5,9 @@
 #                               Docker engine (.ci/docker.sh) and the node; prints `export
 #                               KUBECONFIG=...`, DOCKER_HOST and the PATH with the node's kubectl
 #   .ci/cluster.sh build        only install and build (the node's binaries and the Docker
-#                               engine's Compose and Buildx), start nothing
+#                               engine's Compose and Buildx), start nothing; with
+#                               --start-engine, also start the Docker engine and build the app's
+#                               image as soon as the engine can
 #   .ci/cluster.sh down         stop the node and remove everything it made
 #
 # The tests also need `helm` on PATH (go install helm.sh/helm/v3/cmd/helm@v3.16.3).
@@ -54,8 +56,13 @@ up)
 	;;
 build)
 	install_packages
-	# The Docker engine's plugins build beside the node's binaries.
-	"$repo/.ci/docker.sh" build >&2 &
+	# The Docker engine's plugins build beside the node's binaries. With --start-engine the engine
+	# also starts as soon as they exist and builds the app's image, while the node still builds.
+	if [[ ${2:-} == --start-engine ]]; then
+		{ eval "$("$repo/.ci/docker.sh")" && docker build -q -t pingpong:v3 "$repo/v3_redis_counter" >/dev/null; } >&2 &
+	else
+		"$repo/.ci/docker.sh" build >&2 &
+	fi
 	plugins=$!
 	"$node" build >&2
 	wait "$plugins"
