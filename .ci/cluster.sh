@@ -23,6 +23,11 @@ node=$repo/test/cluster/kube-node.sh
 
 log() { echo "cluster.sh: $*" >&2; }
 
+# The image the READMEs' commands deploy, built from this checkout (the tests load it too).
+build_app_image() {
+	docker build -q -t pingpong:v3 "$repo/v3_redis_counter" >/dev/null
+}
+
 install_packages() {
 	local -A need=(
 		[etcd]=etcd-server [containerd]=containerd [runc]=runc [iptables]=iptables
@@ -48,8 +53,7 @@ up)
 	eval "$("$repo/.ci/docker.sh")"
 	"$node" build >&2
 	"$node" up
-	# The images the READMEs' commands deploy, built from this checkout (the tests load them too).
-	docker build -q -t pingpong:v3 "$repo/v3_redis_counter" >/dev/null
+	build_app_image
 	"$node" load pingpong:v3 redis:7.4-alpine
 	echo "export DOCKER_HOST=$DOCKER_HOST"
 	log "ready in $((SECONDS - started))s"
@@ -59,7 +63,7 @@ build)
 	# The Docker engine's plugins build beside the node's binaries. With --start-engine the engine
 	# also starts as soon as they exist and builds the app's image, while the node still builds.
 	if [[ ${2:-} == --start-engine ]]; then
-		{ eval "$("$repo/.ci/docker.sh")" && docker build -q -t pingpong:v3 "$repo/v3_redis_counter" >/dev/null; } >&2 &
+		{ eval "$("$repo/.ci/docker.sh")" && build_app_image; } >&2 &
 	else
 		"$repo/.ci/docker.sh" build >&2 &
 	fi
