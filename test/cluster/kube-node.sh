@@ -70,19 +70,32 @@ retry() {
 
 # --- build ---------------------------------------------------------------------------------
 
+# The add-ons written on Kubernetes' client libraries (NAME VERSION MODULE PACKAGE). They are built
+# in Kubernetes' own module, against the release the node runs: 95% of the source they compile is
+# then the packages Kubernetes has just compiled, instead of copies from other releases.
+K8S_ADDONS=(
+	"metrics-server $METRICS_SERVER_VERSION sigs.k8s.io/metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server"
+	"kube-router $KUBE_ROUTER_VERSION github.com/cloudnativelabs/kube-router/v2 github.com/cloudnativelabs/kube-router/v2/cmd/kube-router"
+	"local-path-provisioner $LOCAL_PATH_VERSION github.com/rancher/local-path-provisioner github.com/rancher/local-path-provisioner"
+)
+
 # Kubernetes' own go.mod points every staging module (k8s.io/api, k8s.io/client-go, ...) at
 # ./staging, which a module that depends on k8s.io/kubernetes cannot see: point them at the
 # published copies of the same release instead, and stamp the version that kubectl and Helm read.
 build_kubernetes() {
 	local cmds="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl"
-	local dir=$CACHE/src/kubernetes-$K8S_VERSION c missing=0 started=$SECONDS
+	local dir=$CACHE/src/kubernetes-$K8S_VERSION c addon name version module pkg missing=0 started=$SECONDS
 	for c in $cmds; do [[ -x $K8S_BIN/$c ]] || missing=1; done
+	for addon in "${K8S_ADDONS[@]}"; do
+		read -r name version module pkg <<<"$addon"
+		[[ -x $BIN/$name-$version/$name ]] || missing=1
+	done
 	((missing)) || return 0
 	mkdir -p "$dir" "$K8S_BIN"
-	log "building Kubernetes $K8S_VERSION (about 15 minutes on 2 cores the first time)"
+	log "building Kubernetes $K8S_VERSION and the add-ons on its libraries (about 15 minutes on 2 cores the first time)"
 	(
 		cd "$dir"
-		local gomod staging m pkg minor ldflags="-s -w"
+		local gomod staging m minor ldflags="-s -w"
 		gomod=$(retry 3 timeout 900 go mod download -json "k8s.io/kubernetes@$K8S_VERSION" |
 			sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
 		staging=$(sed -n 's#^[[:space:]]*\(k8s.io/[^ ]*\) => ./staging/.*#\1#p' "$gomod")
@@ -94,8 +107,16 @@ build_kubernetes() {
 		{
 			printf '//go:build tools\n\npackage tools\n\nimport (\n'
 			for c in $cmds; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$c"; done
+			for addon in "${K8S_ADDONS[@]}"; do
+				read -r name version module pkg <<<"$addon"
+				printf '\t_ "%s"\n' "$pkg"
+			done
 			printf ')\n'
 		} >tools.go
+		for addon in "${K8S_ADDONS[@]}"; do
+			read -r name version module pkg <<<"$addon"
+			retry 3 timeout 900 go get "$module@$version"
+		done
 		retry 3 timeout 1200 go mod tidy
 		minor=$(cut -d. -f2 <<<"$K8S_VERSION")
 		for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -108,14 +129,24 @@ build_kubernetes() {
 			$(printf 'k8s.io/kubernetes/cmd/%s ' $cmds)
 		mv "$K8S_BIN.tmp"/* "$K8S_BIN/"
 		rmdir "$K8S_BIN.tmp"
+		# The add-ons one at a time, without Kubernetes' version stamp: local-path-provisioner
+		# imports logrus by its old name (github.com/Sirupsen/logrus), which one build cannot
+		# hold beside the new one.
+		for addon in "${K8S_ADDONS[@]}"; do
+			read -r name version module pkg <<<"$addon"
+			mkdir -p "$BIN/$name-$version"
+			CGO_ENABLED=0 nice -n 10 "${GO_BUILD[@]}" -ldflags "-s -w" -o "$BIN/$name-$version/$name.tmp" "$pkg"
+			mv "$BIN/$name-$version/$name.tmp" "$BIN/$name-$version/$name"
+		done
 	)
-	log "built Kubernetes $K8S_VERSION in $((SECONDS - started))s"
+	log "built Kubernetes $K8S_VERSION and its add-ons in $((SECONDS - started))s"
 }
 
 # build_tool NAME VERSION MODULE PACKAGE LDFLAGS [go.mod lines...]
 # Builds one command from a scratch module. `go install` refuses a module whose go.mod has
 # replace or exclude directives; the extra go.mod lines copy them from the tool's own go.mod.
-# With MAIN_GO set, the scratch module's own main.go (that text) is built instead of PACKAGE.
+# With MAIN_GO set, the scratch module's own main.go (that text) is built instead of PACKAGE;
+# with TRIM set, that command runs in the scratch module before its requirements are tidied.
 build_tool() {
 	local name=$1 version=$2 module=$3 pkg=$4 ldflags=$5
 	shift 5
@@ -133,6 +164,7 @@ build_tool() {
 			printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >tools.go
 		fi
 		retry 3 timeout 900 go get "$module@$version"
+		[[ -z ${TRIM:-} ]] || $TRIM
 		retry 3 timeout 900 go mod tidy
 		[[ -n ${MAIN_GO:-} ]] && pkg=.
 		CGO_ENABLED=0 nice -n 10 "${GO_BUILD[@]}" -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg"
@@ -159,31 +191,71 @@ import (
 
 func main() { coremain.Run() }'
 
+# Traefik without two parts this node never uses, which hold 45% of the source it compiles: lego's
+# DNS-01 providers for ACME certificates (the SDKs of some 150 DNS services) and the AWS ECS
+# provider (the AWS SDK). Each comes from a local copy of its module in which that one package is
+# a stand-in: the DNS providers answer that none is known, and ECS refuses to start.
+LEGO_DNS_STANDIN='// Package dns stands in for the DNS-01 providers of lego, which this build leaves out.
+package dns
+
+import (
+	"fmt"
+
+	"github.com/go-acme/lego/v4/challenge"
+)
+
+// NewDNSChallengeProviderByName knows no provider.
+func NewDNSChallengeProviderByName(name string) (challenge.Provider, error) {
+	return nil, fmt.Errorf("unrecognized DNS provider: %s", name)
+}'
+ECS_STANDIN='// Package ecs stands in for the AWS ECS provider, which this build leaves out.
+package ecs
+
+import (
+	"errors"
+
+	"github.com/traefik/traefik/v3/pkg/config/dynamic"
+	"github.com/traefik/traefik/v3/pkg/safe"
+)
+
+// Provider is the ECS provider, without options.
+type Provider struct{}
+
+// Init refuses to start the provider.
+func (p *Provider) Init() error { return errors.New("the ECS provider is not built in") }
+
+// Provide provides nothing.
+func (p *Provider) Provide(chan<- dynamic.Message, *safe.Pool) error { return nil }'
+
+trim_traefik() {
+	local lego traefik
+	lego=$(go list -m -f '{{.Dir}}' github.com/go-acme/lego/v4)
+	traefik=$(go list -m -f '{{.Dir}}' github.com/traefik/traefik/v3)
+	rm -rf lego traefik
+	cp -r "$lego" lego && cp -r "$traefik" traefik && chmod -R u+w lego traefik
+	rm -rf lego/providers/dns/* traefik/pkg/provider/ecs/*
+	printf '%s\n' "$LEGO_DNS_STANDIN" >lego/providers/dns/dns.go
+	printf '%s\n' "$ECS_STANDIN" >traefik/pkg/provider/ecs/ecs.go
+	go mod edit -replace github.com/go-acme/lego/v4=./lego -replace github.com/traefik/traefik/v3=./traefik
+}
+
 build_tools() {
-	# Two chains side by side, of about the same length: with Kubernetes and the Docker engine's
-	# plugins beside them, the two cores stay busy until the last binary is built.
-	(
-		MAIN_GO=$COREDNS_MAIN build_tool coredns "$COREDNS_VERSION" github.com/coredns/coredns "" ""
-		build_tool metrics-server "$METRICS_SERVER_VERSION" sigs.k8s.io/metrics-server \
-			sigs.k8s.io/metrics-server/cmd/metrics-server ""
-		build_tool kube-router "$KUBE_ROUTER_VERSION" github.com/cloudnativelabs/kube-router/v2 \
-			github.com/cloudnativelabs/kube-router/v2/cmd/kube-router ""
-	) &
-	local chain=$!
-	build_tool traefik "$TRAEFIK_VERSION" github.com/traefik/traefik/v3 github.com/traefik/traefik/v3/cmd/traefik \
+	# CoreDNS beside Traefik: with Kubernetes and the Docker engine's plugins beside them, the two
+	# cores stay busy until the last binary is built.
+	MAIN_GO=$COREDNS_MAIN build_tool coredns "$COREDNS_VERSION" github.com/coredns/coredns "" "" &
+	local coredns=$!
+	TRIM=trim_traefik build_tool traefik "$TRAEFIK_VERSION" github.com/traefik/traefik/v3 github.com/traefik/traefik/v3/cmd/traefik \
 		"-X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION" \
 		"replace github.com/abbot/go-http-auth => github.com/containous/go-http-auth v0.4.1-0.20200324110947-a37a7636d23e" \
 		"replace github.com/gorilla/mux => github.com/containous/mux v0.0.0-20250523120546-41b6ec3aed59" \
 		"replace github.com/mailgun/minheap => github.com/containous/minheap v0.0.0-20190809180810-6e71eb837595" \
 		"exclude github.com/tencentcloud/tencentcloud-sdk-go v3.0.83+incompatible"
-	build_tool local-path-provisioner "$LOCAL_PATH_VERSION" github.com/rancher/local-path-provisioner \
-		github.com/rancher/local-path-provisioner ""
 	# The pause container of every pod: a static program that waits for a signal.
 	if [[ ! -x $BIN/pause/pause ]]; then
 		mkdir -p "$BIN/pause"
 		(cd "$HERE" && CGO_ENABLED=0 "${GO_BUILD[@]}" -ldflags "-s -w" -o "$BIN/pause/pause" ./pause)
 	fi
-	wait "$chain"
+	wait "$coredns"
 }
 
 # The Gateway API CRDs of the release that Traefik is built against.
