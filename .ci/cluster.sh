@@ -68,8 +68,12 @@ build)
 		"$repo/.ci/docker.sh" build >&2 &
 	fi
 	plugins=$!
-	"$node" build >&2
+	status=0
+	"$node" build >&2 || status=$?
+	# The engine's side is waited for even when the node's build failed: whoever called this
+	# stops the engine when it ends, so the engine must not start after that.
 	wait "$plugins"
+	exit "$status"
 	;;
 down)
 	"$node" down

@@ -227,10 +227,18 @@ func (p *Provider) Init() error { return errors.New("the ECS provider is not bui
 // Provide provides nothing.
 func (p *Provider) Provide(chan<- dynamic.Message, *safe.Pool) error { return nil }'
 
+# module_dir MODULE: the folder of the version of MODULE that the scratch module requires,
+# downloaded first (`go get MODULE@VERSION` only fetches go.mod files).
+module_dir() {
+	retry 3 timeout 600 go mod download -json "$1@$(go list -m -f '{{.Version}}' "$1")" |
+		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'
+}
+
 trim_traefik() {
 	local lego traefik
-	lego=$(go list -m -f '{{.Dir}}' github.com/go-acme/lego/v4)
-	traefik=$(go list -m -f '{{.Dir}}' github.com/traefik/traefik/v3)
+	lego=$(module_dir github.com/go-acme/lego/v4)
+	traefik=$(module_dir github.com/traefik/traefik/v3)
+	[[ -d $lego && -d $traefik ]] || die "Traefik's or lego's module could not be downloaded"
 	rm -rf lego traefik
 	cp -r "$lego" lego && cp -r "$traefik" traefik && chmod -R u+w lego traefik
 	rm -rf lego/providers/dns/* traefik/pkg/provider/ecs/*
