@@ -64,7 +64,7 @@ test-e2e-cluster: ## The end-to-end tests on the cluster (KUBECONFIG) and the en
 
 fuzz: ## Fuzz every parser of outside input for FUZZTIME each (default 10s)
 	go test -run '^$$' -fuzz '^FuzzWantsJSON$$' -fuzztime $(FUZZTIME) ./v2_containerized
-	go test -run '^$$' -fuzz '^FuzzWantsJSON$$' -fuzztime $(FUZZTIME) ./v3_redis_counter/internal/server
+	go test -run '^$$' -fuzz '^FuzzWantsJSON$$' -fuzztime $(FUZZTIME) ./v3_redis_counter
 	go test -run '^$$' -fuzz '^FuzzRedisURL$$' -fuzztime $(FUZZTIME) ./v3_redis_counter
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./v3_redis_counter/internal/settings
 

@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"pingpong/v3_redis_counter/internal/counter"
-	"pingpong/v3_redis_counter/internal/server"
 	"pingpong/v3_redis_counter/internal/settings"
 )
 
@@ -113,7 +112,7 @@ func runServer(ctx context.Context, cfg Config, stdout io.Writer) error {
 	live := settings.NewLive(initial)
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: live.Level()}))
 
-	registry := server.NewRegistry(version, revision)
+	registry := newRegistry(version, revision)
 	metrics := counter.NewMetrics(registry)
 	client, stopEmbedded, err := connectRedis(cfg, logger)
 	if err != nil {
@@ -133,11 +132,11 @@ func runServer(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}
 
 	hostname, _ := os.Hostname()
-	ready := server.NewReadiness(count.Ping)
-	deps := server.Deps{
+	ready := newReadiness(count.Ping)
+	deps := deps{
 		Logger:  logger,
 		Counter: count,
-		Instance: server.Instance{
+		Instance: instance{
 			Hostname: hostname, Version: version,
 			PodName: cfg.PodName, PodNamespace: cfg.PodNamespace, PodIP: cfg.PodIP,
 		},
@@ -146,11 +145,11 @@ func runServer(ctx context.Context, cfg Config, stdout io.Writer) error {
 		Ready:      ready,
 		Registry:   registry,
 	}
-	public, err := listen(cfg.Port, server.NewServer(deps))
+	public, err := listen(cfg.Port, newServer(deps))
 	if err != nil {
 		return err
 	}
-	admin, err := listen(cfg.AdminPort, server.NewAdminServer(deps))
+	admin, err := listen(cfg.AdminPort, newAdminServer(deps))
 	if err != nil {
 		public.listener.Close()
 		return err

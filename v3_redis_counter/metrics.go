@@ -1,4 +1,4 @@
-package server
+package main
 
 import (
 	"net/http"
@@ -13,10 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// NewRegistry returns a registry with the Go runtime and process metrics
+// newRegistry returns a registry with the Go runtime and process metrics
 // (a fresh registry has neither) and pingpong_build_info, which tells which
 // version runs where: `pingpong_build_info{version="v1.2.3"}`.
-func NewRegistry(version, revision string) *prometheus.Registry {
+func newRegistry(version, revision string) *prometheus.Registry {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(
 		collectors.NewGoCollector(),

@@ -1,4 +1,4 @@
-package server
+package main
 
 import (
 	"context"
@@ -13,9 +13,9 @@ import (
 	"strings"
 )
 
-// Instance says which copy of the service answered: with several replicas
+// instance says which copy of the service answered: with several replicas
 // behind a load balancer, this is how a learner sees the balancing happen.
-type Instance struct {
+type instance struct {
 	Hostname     string `json:"hostname"`
 	Version      string `json:"version"`
 	PodName      string `json:"pod_name,omitempty"`
@@ -24,12 +24,12 @@ type Instance struct {
 }
 
 // handleRoot greets, and says which instance and which build answered.
-func handleRoot(info Instance, greeting func() string) http.Handler {
+func handleRoot(info instance, greeting func() string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if wantsJSON(r) {
 			writeJSON(w, http.StatusOK, struct {
 				Greeting string `json:"greeting"`
-				Instance
+				instance
 			}{greeting(), info})
 			return
 		}
@@ -43,7 +43,7 @@ func handleRoot(info Instance, greeting func() string) http.Handler {
 
 // handleCount answers a count: the next one for /ping (counter.Next), the
 // current one for /count (counter.Current).
-func handleCount(count func(context.Context) (int64, error), info Instance) http.Handler {
+func handleCount(count func(context.Context) (int64, error), info instance) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, err := count(r.Context())
 		if err != nil {
@@ -96,9 +96,9 @@ func handleHealthz() http.Handler {
 }
 
 // handleReadyz is the readiness check: should this instance get traffic now?
-func handleReadyz(ready *Readiness) http.Handler {
+func handleReadyz(ready *readiness) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := ready.Check(r.Context()); err != nil {
+		if err := ready.check(r.Context()); err != nil {
 			writeError(w, http.StatusServiceUnavailable, err.Error())
 			return
 		}
@@ -114,7 +114,7 @@ func counterUnavailable(w http.ResponseWriter, err error) {
 }
 
 // writeCount answers a count as plain text, or as JSON when asked for it.
-func writeCount(w http.ResponseWriter, r *http.Request, count int64, info Instance) {
+func writeCount(w http.ResponseWriter, r *http.Request, count int64, info instance) {
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]any{"count": count, "instance": info.Hostname})
 		return
