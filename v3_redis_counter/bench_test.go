@@ -17,7 +17,7 @@ import (
 // These benchmarks time the whole handler path of GET /ping, middleware and
 // all, on an in-memory Redis, for quick profiling:
 //
-//	go test -run '^$' -bench Ping -benchmem -cpuprofile cpu.out ./internal/server
+//	go test -run '^$' -bench Ping -benchmem -cpuprofile cpu.out .
 //	go tool pprof -top cpu.out
 //
 // They call the handler directly, without a network in between, so they

@@ -161,7 +161,11 @@ func writeText(w http.ResponseWriter, status int, text string) {
 func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
+	enc := json.NewEncoder(w)
+	// No HTML escaping: these bodies are read by people and programs, never
+	// pasted into a web page, and "a -> b" should not read "a -\u003e b".
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(body)
 }
 
 // writeError answers every failure the same way: the right status code and a
