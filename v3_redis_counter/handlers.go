@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
@@ -51,38 +49,6 @@ func handleCount(count func(context.Context) (int64, error), info instance) http
 			return
 		}
 		writeCount(w, r, n, info)
-	})
-}
-
-// handleReset sets the count back to zero.
-func handleReset(counter Counter, logger *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := counter.Reset(r.Context()); err != nil {
-			counterUnavailable(w, err)
-			return
-		}
-		logger.Warn("counter reset through the admin API", "remote", r.RemoteAddr)
-		writeJSON(w, http.StatusOK, map[string]any{"count": 0, "reset": true})
-	})
-}
-
-// requireToken lets a request through only with "Authorization: Bearer
-// <token>". With no token configured, the admin API is off altogether.
-func requireToken(token string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if token == "" {
-			writeError(w, http.StatusForbidden, "the admin API is off: set ADMIN_TOKEN (or ADMIN_TOKEN_FILE) to turn it on")
-			return
-		}
-		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		// A constant-time comparison, so the time taken does not reveal how
-		// much of a guessed token was right.
-		if !ok || subtle.ConstantTimeCompare([]byte(given), []byte(token)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="pingpong admin"`)
-			writeError(w, http.StatusUnauthorized, "a valid bearer token is required")
-			return
-		}
-		next.ServeHTTP(w, r)
 	})
 }
 

@@ -42,21 +42,7 @@ func newServer(d deps) http.Handler {
 	return accessLog(d.Logger, inFlight(d.Registry, closeWhileDraining(d.Ready, http.MaxBytesHandler(router, maxRequestBytes))))
 }
 
-// newAdminServer builds the internal API, served on a port of its own
-// (ADMIN_PORT) that nothing public routes to: the metrics, which tell anyone
-// who reads them how the service is built and used, and the reset. Prometheus
-// scrapes the pods on this port directly; an operator reaches it with
-// `kubectl port-forward`.
-func newAdminServer(d deps) http.Handler {
-	router := mux.NewRouter()
-	addAdminRoutes(router, d)
-	router.MethodNotAllowedHandler = methodNotAllowed(router)
-	router.NotFoundHandler = notFound()
-	return accessLog(d.Logger, http.MaxBytesHandler(router, maxRequestBytes))
-}
-
-// addRoutes and addAdminRoutes list every route on one screen: this is the
-// API surface. Each route's metrics are labelled with its path template,
+// addRoutes lists every route on one screen: this is the API surface. Each route's metrics are labelled with its path template,
 // never the raw URL, so that no caller can create new time series by
 // inventing paths.
 func addRoutes(router *mux.Router, d deps) {
@@ -69,12 +55,6 @@ func addRoutes(router *mux.Router, d deps) {
 	handle("/count", handleCount(d.Counter.Current, d.Instance), http.MethodGet, http.MethodHead)
 	handle("/healthz", handleHealthz(), http.MethodGet, http.MethodHead)
 	handle("/readyz", handleReadyz(d.Ready), http.MethodGet, http.MethodHead)
-}
-
-func addAdminRoutes(router *mux.Router, d deps) {
-	handle := instrumented(router, d)
-	handle("/metrics", handleMetrics(d.Registry), http.MethodGet)
-	handle("/admin/reset", requireToken(d.AdminToken, handleReset(d.Counter, d.Logger)), http.MethodPost)
 }
 
 // instrumented returns a function that adds one route, with its metrics.
