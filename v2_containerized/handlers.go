@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -68,8 +69,12 @@ func handleReadyz(ready *readiness) http.Handler {
 // Accept header's media types and their q-values (RFC 9110, section 12.5.1).
 // Plain text wins a tie and is the default, so `curl /ping` stays readable.
 func wantsJSON(r *http.Request) bool {
+	accept := r.Header.Get("Accept")
+	if accept == "" || accept == "*/*" {
+		return false // what load generators and curl send: no need to parse it
+	}
 	jsonQ, textQ := 0.0, 0.0
-	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+	for part := range strings.SplitSeq(accept, ",") {
 		mediaType, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {
 			continue
@@ -93,7 +98,7 @@ func wantsJSON(r *http.Request) bool {
 func writeText(w http.ResponseWriter, status int, text string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(text))
+	_, _ = io.WriteString(w, text)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -125,4 +126,11 @@ func inFlight(registry *prometheus.Registry, next http.Handler) http.Handler {
 // handleMetrics serves the registry in the Prometheus text format.
 func handleMetrics(registry *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry})
+}
+
+// instrumented returns a function that adds one route, with its metrics.
+func instrumented(router *mux.Router, d deps) func(path string, h http.Handler, methods ...string) {
+	return func(path string, h http.Handler, methods ...string) {
+		router.Handle(path, instrument(d.Registry, path, h)).Methods(methods...)
+	}
 }

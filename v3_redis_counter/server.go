@@ -42,9 +42,9 @@ func newServer(d deps) http.Handler {
 	return accessLog(d.Logger, inFlight(d.Registry, closeWhileDraining(d.Ready, http.MaxBytesHandler(router, maxRequestBytes))))
 }
 
-// addRoutes lists every route on one screen: this is the API surface. Each route's metrics are labelled with its path template,
-// never the raw URL, so that no caller can create new time series by
-// inventing paths.
+// addRoutes lists every route on one screen: this is the API surface. Each
+// route's metrics are labelled with its path template, never the raw URL, so
+// that no caller can create new time series by inventing paths.
 func addRoutes(router *mux.Router, d deps) {
 	handle := instrumented(router, d)
 	handle("/", handleRoot(d.Instance, d.Greeting), http.MethodGet, http.MethodHead)
@@ -55,13 +55,6 @@ func addRoutes(router *mux.Router, d deps) {
 	handle("/count", handleCount(d.Counter.Current, d.Instance), http.MethodGet, http.MethodHead)
 	handle("/healthz", handleHealthz(), http.MethodGet, http.MethodHead)
 	handle("/readyz", handleReadyz(d.Ready), http.MethodGet, http.MethodHead)
-}
-
-// instrumented returns a function that adds one route, with its metrics.
-func instrumented(router *mux.Router, d deps) func(path string, h http.Handler, methods ...string) {
-	return func(path string, h http.Handler, methods ...string) {
-		router.Handle(path, instrument(d.Registry, path, h)).Methods(methods...)
-	}
 }
 
 // notFound answers 404 in the same JSON shape as every other error.
