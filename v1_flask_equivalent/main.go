@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -22,7 +23,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[0], err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", filepath.Base(os.Args[0]), err)
 		os.Exit(1)
 	}
 }
@@ -69,7 +70,7 @@ func portFrom(args []string, getenv func(string) string) (int, error) {
 		}
 		defaultPort = p
 	}
-	flags := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	flags := flag.NewFlagSet(filepath.Base(args[0]), flag.ContinueOnError)
 	port := flags.Int("port", defaultPort, "TCP port to listen on (0 picks a free one)")
 	if err := flags.Parse(args[1:]); err != nil {
 		return 0, err

@@ -5,6 +5,9 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -72,5 +75,33 @@ func TestPortFrom(t *testing.T) {
 				t.Errorf("got %d, %v; want %d", got, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestMain lets a test run the real main function in a child process: the
+// only way to see what it prints on stderr.
+func TestMain(m *testing.M) {
+	if os.Getenv("PINGPONG_RUN_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestErrorLineNamesTheProgram: an error starts with the program's name, not
+// the path it was started from (with `go run`, a directory in Go's build
+// cache).
+func TestErrorLineNamesTheProgram(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "PINGPONG_RUN_MAIN=1", "PORT=not-a-port")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 1 {
+		t.Fatalf("exit = %v, want status 1", err)
+	}
+	want := filepath.Base(os.Args[0]) + `: invalid PORT="not-a-port": want a whole number from 0 to 65535` + "\n"
+	if stderr.String() != want {
+		t.Errorf("stderr = %q, want %q", stderr.String(), want)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -68,8 +69,12 @@ func handleReadyz(ready *readiness) http.Handler {
 // Accept header's media types and their q-values (RFC 9110, section 12.5.1).
 // Plain text wins a tie and is the default, so `curl /ping` stays readable.
 func wantsJSON(r *http.Request) bool {
+	accept := r.Header.Get("Accept")
+	if accept == "" || accept == "*/*" {
+		return false // what load generators and curl send: no need to parse it
+	}
 	jsonQ, textQ := 0.0, 0.0
-	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+	for part := range strings.SplitSeq(accept, ",") {
 		mediaType, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {
 			continue
@@ -93,13 +98,17 @@ func wantsJSON(r *http.Request) bool {
 func writeText(w http.ResponseWriter, status int, text string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(text))
+	_, _ = io.WriteString(w, text)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
+	enc := json.NewEncoder(w)
+	// No HTML escaping: these bodies are read by people and programs, never
+	// pasted into a web page, and "a -> b" should not read "a -\u003e b".
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(body)
 }
 
 // writeError answers every failure the same way: the right status code and a

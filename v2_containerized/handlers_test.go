@@ -131,3 +131,14 @@ func TestWantsJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONKeepsCharactersAsWritten: JSON bodies are not HTML-escaped, so an
+// error that says "a -> b" reads "a -> b", not "a -\u003e b".
+func TestJSONKeepsCharactersAsWritten(t *testing.T) {
+	rec := httptest.NewRecorder()
+	writeError(rec, http.StatusServiceUnavailable, "dial tcp 127.0.0.1:0->127.0.0.1:6379: <refused> & gone")
+	want := `{"error":"dial tcp 127.0.0.1:0->127.0.0.1:6379: <refused> & gone"}` + "\n"
+	if got := rec.Body.String(); got != want {
+		t.Errorf("body = %q, want %q", got, want)
+	}
+}

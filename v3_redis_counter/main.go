@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"pingpong/v3_redis_counter/internal/counter"
-	"pingpong/v3_redis_counter/internal/server"
 	"pingpong/v3_redis_counter/internal/settings"
 )
 
@@ -113,7 +112,7 @@ func runServer(ctx context.Context, cfg Config, stdout io.Writer) error {
 	live := settings.NewLive(initial)
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: live.Level()}))
 
-	registry := server.NewRegistry(version, revision)
+	registry := newRegistry(version, revision)
 	metrics := counter.NewMetrics(registry)
 	client, stopEmbedded, err := connectRedis(cfg, logger)
 	if err != nil {
@@ -133,11 +132,11 @@ func runServer(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}
 
 	hostname, _ := os.Hostname()
-	ready := server.NewReadiness(count.Ping)
-	deps := server.Deps{
+	ready := newReadiness(count.Ping)
+	deps := deps{
 		Logger:  logger,
 		Counter: count,
-		Instance: server.Instance{
+		Instance: instance{
 			Hostname: hostname, Version: version,
 			PodName: cfg.PodName, PodNamespace: cfg.PodNamespace, PodIP: cfg.PodIP,
 		},
@@ -146,11 +145,11 @@ func runServer(ctx context.Context, cfg Config, stdout io.Writer) error {
 		Ready:      ready,
 		Registry:   registry,
 	}
-	public, err := listen(cfg.Port, server.NewServer(deps))
+	public, err := listen(cfg.Port, newServer(deps))
 	if err != nil {
 		return err
 	}
-	admin, err := listen(cfg.AdminPort, server.NewAdminServer(deps))
+	admin, err := listen(cfg.AdminPort, newAdminServer(deps))
 	if err != nil {
 		public.listener.Close()
 		return err
@@ -181,64 +180,6 @@ func listen(port int, handler http.Handler) (endpoint, error) {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 	}}, nil
-}
-
-// runAdmin runs a one-off admin command against the configured Redis: in
-// Kubernetes, as a Job with the same image and the same Secret as the app.
-func runAdmin(ctx context.Context, command string, cfg Config, stdout io.Writer) error {
-	if cfg.RedisURL == "" && cfg.RedisAddr == "" && len(cfg.RedisSentinels) == 0 {
-		return fmt.Errorf("%s: no Redis configured: set REDIS_URL, REDIS_ADDR or REDIS_SENTINELS", command)
-	}
-	// With Sentinel, the same failover client as the server's: a reset
-	// always goes to the master, never to a replica.
-	client, err := cfg.newRedisClient()
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	// One command, one round trip: the plain counter is all it needs.
-	c := counter.New(client, cfg.CounterKey, cfg.RedisTimeout)
-	if err := waitForRedis(ctx, c, adminWait); err != nil {
-		return err
-	}
-	switch command {
-	case "reset":
-		if err := c.Reset(ctx); err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(stdout, "reset %q: the next ping answers 1\n", cfg.CounterKey)
-		return err
-	default:
-		n, err := c.Current(ctx)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintln(stdout, n)
-		return err
-	}
-}
-
-// adminWait is how long a one-off command waits for Redis to answer.
-const adminWait = 30 * time.Second
-
-// waitForRedis pings Redis once a second until it answers, for at most limit.
-// A one-off command often starts at a moment when Redis cannot be reached
-// yet: in a Kubernetes Job, the network policies reach the Job's new pod a
-// moment after it starts; Redis may be restarting. The service itself needs
-// no such wait: its readiness probe holds traffic back until Redis answers.
-func waitForRedis(ctx context.Context, c *counter.Counter, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		err := c.Ping(ctx)
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
 }
 
 // healthcheck asks the server on this machine whether it is alive. Container

@@ -7,13 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
-
-	"pingpong/v3_redis_counter/internal/server"
 )
 
 // serve answers requests on every endpoint until ctx is cancelled (the first
 // SIGTERM or SIGINT), then shuts down without dropping a request.
-func serve(ctx context.Context, endpoints []endpoint, ready *server.Readiness, cfg Config, logger *slog.Logger) error {
+func serve(ctx context.Context, endpoints []endpoint, ready *readiness, cfg Config, logger *slog.Logger) error {
 	errc := make(chan error, len(endpoints))
 	for _, e := range endpoints {
 		go func() { errc <- e.srv.Serve(e.listener) }()

@@ -1,11 +1,14 @@
 // Package counter hands out ping counts from a Redis key: exact, unique and
-// shared by every replica of the service. It is built in two steps, one file
+// shared by every replica of the service. It is built in three steps, one file
 // each, in the order a learner meets them:
 //
 //  1. counter.go: Counter, the plain atomic counter, one INCR per ping.
 //  2. coalesce.go: Coalescer, the same Counter with the pings that arrive
 //     together sharing one INCRBY, so that Redis round trips stop being the
 //     ceiling.
+//  3. replicas.go: the Coalescer waits (WAIT) until enough Redis replicas
+//     have each batch before answering it, so that no number is handed out
+//     twice across a failover.
 package counter
 
 import (

@@ -1,21 +1,19 @@
-package server
+package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 )
 
-// Instance says which copy of the service answered: with several replicas
+// instance says which copy of the service answered: with several replicas
 // behind a load balancer, this is how a learner sees the balancing happen.
-type Instance struct {
+type instance struct {
 	Hostname     string `json:"hostname"`
 	Version      string `json:"version"`
 	PodName      string `json:"pod_name,omitempty"`
@@ -24,12 +22,12 @@ type Instance struct {
 }
 
 // handleRoot greets, and says which instance and which build answered.
-func handleRoot(info Instance, greeting func() string) http.Handler {
+func handleRoot(info instance, greeting func() string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if wantsJSON(r) {
 			writeJSON(w, http.StatusOK, struct {
 				Greeting string `json:"greeting"`
-				Instance
+				instance
 			}{greeting(), info})
 			return
 		}
@@ -43,7 +41,7 @@ func handleRoot(info Instance, greeting func() string) http.Handler {
 
 // handleCount answers a count: the next one for /ping (counter.Next), the
 // current one for /count (counter.Current).
-func handleCount(count func(context.Context) (int64, error), info Instance) http.Handler {
+func handleCount(count func(context.Context) (int64, error), info instance) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, err := count(r.Context())
 		if err != nil {
@@ -51,38 +49,6 @@ func handleCount(count func(context.Context) (int64, error), info Instance) http
 			return
 		}
 		writeCount(w, r, n, info)
-	})
-}
-
-// handleReset sets the count back to zero.
-func handleReset(counter Counter, logger *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := counter.Reset(r.Context()); err != nil {
-			counterUnavailable(w, err)
-			return
-		}
-		logger.Warn("counter reset through the admin API", "remote", r.RemoteAddr)
-		writeJSON(w, http.StatusOK, map[string]any{"count": 0, "reset": true})
-	})
-}
-
-// requireToken lets a request through only with "Authorization: Bearer
-// <token>". With no token configured, the admin API is off altogether.
-func requireToken(token string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if token == "" {
-			writeError(w, http.StatusForbidden, "the admin API is off: set ADMIN_TOKEN (or ADMIN_TOKEN_FILE) to turn it on")
-			return
-		}
-		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		// A constant-time comparison, so the time taken does not reveal how
-		// much of a guessed token was right.
-		if !ok || subtle.ConstantTimeCompare([]byte(given), []byte(token)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="pingpong admin"`)
-			writeError(w, http.StatusUnauthorized, "a valid bearer token is required")
-			return
-		}
-		next.ServeHTTP(w, r)
 	})
 }
 
@@ -96,9 +62,9 @@ func handleHealthz() http.Handler {
 }
 
 // handleReadyz is the readiness check: should this instance get traffic now?
-func handleReadyz(ready *Readiness) http.Handler {
+func handleReadyz(ready *readiness) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := ready.Check(r.Context()); err != nil {
+		if err := ready.check(r.Context()); err != nil {
 			writeError(w, http.StatusServiceUnavailable, err.Error())
 			return
 		}
@@ -114,7 +80,7 @@ func counterUnavailable(w http.ResponseWriter, err error) {
 }
 
 // writeCount answers a count as plain text, or as JSON when asked for it.
-func writeCount(w http.ResponseWriter, r *http.Request, count int64, info Instance) {
+func writeCount(w http.ResponseWriter, r *http.Request, count int64, info instance) {
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]any{"count": count, "instance": info.Hostname})
 		return
@@ -161,7 +127,11 @@ func writeText(w http.ResponseWriter, status int, text string) {
 func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
+	enc := json.NewEncoder(w)
+	// No HTML escaping: these bodies are read by people and programs, never
+	// pasted into a web page, and "a -> b" should not read "a -\u003e b".
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(body)
 }
 
 // writeError answers every failure the same way: the right status code and a

@@ -1,4 +1,4 @@
-package server
+package main
 
 import (
 	"log/slog"
@@ -17,7 +17,7 @@ import (
 // These benchmarks time the whole handler path of GET /ping, middleware and
 // all, on an in-memory Redis, for quick profiling:
 //
-//	go test -run '^$' -bench Ping -benchmem -cpuprofile cpu.out ./internal/server
+//	go test -run '^$' -bench Ping -benchmem -cpuprofile cpu.out .
 //	go tool pprof -top cpu.out
 //
 // They call the handler directly, without a network in between, so they
@@ -31,18 +31,18 @@ func benchHandler(b *testing.B, logLevel slog.Level) (http.Handler, *miniredis.M
 	mini := miniredis.RunT(b)
 	client := redis.NewClient(&redis.Options{Addr: mini.Addr(), MaxRetries: -1})
 	b.Cleanup(func() { client.Close() })
-	registry := NewRegistry("bench", "bench")
+	registry := newRegistry("bench", "bench")
 	metrics := counter.NewMetrics(registry)
 	client.AddHook(metrics.Hook())
 	c := counter.NewCoalescer(counter.New(client, "bench:count", time.Second), metrics)
 	b.Cleanup(c.Close)
 	logger := slog.New(slog.NewJSONHandler(discard{}, &slog.HandlerOptions{Level: logLevel}))
-	return NewServer(Deps{
+	return newServer(deps{
 		Logger:   logger,
 		Counter:  c,
-		Instance: Instance{Hostname: "bench", Version: "bench"},
+		Instance: instance{Hostname: "bench", Version: "bench"},
 		Greeting: func() string { return "Hello!" },
-		Ready:    NewReadiness(c.Ping),
+		Ready:    newReadiness(c.Ping),
 		Registry: registry,
 	}), mini
 }

@@ -1,4 +1,4 @@
-package server
+package main
 
 import (
 	"encoding/json"
@@ -23,7 +23,7 @@ const adminToken = "s3cret-token"
 type fixture struct {
 	url, adminURL string
 	redis         *miniredis.Miniredis
-	ready         *Readiness
+	ready         *readiness
 }
 
 func newFixture(t *testing.T, token string) fixture {
@@ -31,24 +31,24 @@ func newFixture(t *testing.T, token string) fixture {
 	mini := miniredis.RunT(t)
 	client := redis.NewClient(&redis.Options{Addr: mini.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { client.Close() })
-	registry := NewRegistry("v9.9.9", "abc123")
+	registry := newRegistry("v9.9.9", "abc123")
 	metrics := counter.NewMetrics(registry)
 	client.AddHook(metrics.Hook())
 	c := counter.NewCoalescer(counter.New(client, "test:count", 300*time.Millisecond), metrics)
 	t.Cleanup(c.Close)
-	ready := NewReadiness(c.Ping)
-	deps := Deps{
+	ready := newReadiness(c.Ping)
+	deps := deps{
 		Logger:     slog.New(slog.DiscardHandler),
 		Counter:    c,
-		Instance:   Instance{Hostname: "host-1", Version: "v9.9.9", PodName: "web-1", PodNamespace: "shop", PodIP: "10.0.0.7"},
+		Instance:   instance{Hostname: "host-1", Version: "v9.9.9", PodName: "web-1", PodNamespace: "shop", PodIP: "10.0.0.7"},
 		Greeting:   func() string { return "Hi there" },
 		AdminToken: token,
 		Ready:      ready,
 		Registry:   registry,
 	}
-	public := httptest.NewServer(NewServer(deps))
+	public := httptest.NewServer(newServer(deps))
 	t.Cleanup(public.Close)
-	admin := httptest.NewServer(NewAdminServer(deps))
+	admin := httptest.NewServer(newAdminServer(deps))
 	t.Cleanup(admin.Close)
 	return fixture{url: public.URL, adminURL: admin.URL, redis: mini, ready: ready}
 }
@@ -272,5 +272,16 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// TestJSONKeepsCharactersAsWritten: JSON bodies are not HTML-escaped, so an
+// error that says "a -> b" reads "a -> b", not "a -\u003e b".
+func TestJSONKeepsCharactersAsWritten(t *testing.T) {
+	rec := httptest.NewRecorder()
+	writeError(rec, http.StatusServiceUnavailable, "dial tcp 127.0.0.1:0->127.0.0.1:6379: <refused> & gone")
+	want := `{"error":"dial tcp 127.0.0.1:0->127.0.0.1:6379: <refused> & gone"}` + "\n"
+	if got := rec.Body.String(); got != want {
+		t.Errorf("body = %q, want %q", got, want)
 	}
 }

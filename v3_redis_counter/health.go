@@ -1,4 +1,4 @@
-package server
+package main
 
 import (
 	"context"
@@ -7,25 +7,25 @@ import (
 	"sync/atomic"
 )
 
-// Readiness is whether this instance should be sent traffic: not while it
+// readiness is whether this instance should be sent traffic: not while it
 // shuts down, and not while Redis does not answer, since every ping would
 // fail. Liveness (/healthz) checks neither, on purpose.
-type Readiness struct {
+type readiness struct {
 	shuttingDown atomic.Bool
 	redis        func(context.Context) error
 }
 
-// NewReadiness checks Redis with ping on every readiness probe.
-func NewReadiness(ping func(context.Context) error) *Readiness {
-	return &Readiness{redis: ping}
+// newReadiness checks Redis with ping on every readiness probe.
+func newReadiness(ping func(context.Context) error) *readiness {
+	return &readiness{redis: ping}
 }
 
 // ShutDown makes readiness fail from now on, so that load balancers stop
 // sending new requests before the server stops accepting them.
-func (r *Readiness) ShutDown() { r.shuttingDown.Store(true) }
+func (r *readiness) ShutDown() { r.shuttingDown.Store(true) }
 
 // Check returns why the instance is not ready, or nil.
-func (r *Readiness) Check(ctx context.Context) error {
+func (r *readiness) check(ctx context.Context) error {
 	if r.shuttingDown.Load() {
 		return errors.New("shutting down")
 	}
@@ -38,7 +38,7 @@ func (r *Readiness) Check(ctx context.Context) error {
 // request sent just as it closes is lost. With "Connection: close" each busy
 // connection gets one more answer, then the client opens a new one, which
 // the load balancer gives to an instance that stays.
-func closeWhileDraining(ready *Readiness, next http.Handler) http.Handler {
+func closeWhileDraining(ready *readiness, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ready.shuttingDown.Load() {
 			w.Header().Set("Connection", "close") // net/http closes the connection after this answer

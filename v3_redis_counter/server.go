@@ -1,6 +1,4 @@
-// Package server is the HTTP API of the ping counter: its routes, handlers,
-// health checks, access log and metrics.
-package server
+package main
 
 import (
 	"context"
@@ -23,20 +21,20 @@ type Counter interface {
 	Reset(ctx context.Context) error
 }
 
-// Deps are everything the API depends on, passed in by main.
-type Deps struct {
+// deps are everything the API depends on, passed in by main.
+type deps struct {
 	Logger     *slog.Logger
 	Counter    Counter
-	Instance   Instance
+	Instance   instance
 	Greeting   func() string // read on every request: it can change at run time
 	AdminToken string        // empty turns the admin API off
-	Ready      *Readiness
+	Ready      *readiness
 	Registry   *prometheus.Registry // where the HTTP metrics go, and what /metrics shows
 }
 
-// NewServer builds the public HTTP API: what the Service, the Ingress and
+// newServer builds the public HTTP API: what the Service, the Ingress and
 // the load balancer send requests to.
-func NewServer(d Deps) http.Handler {
+func newServer(d deps) http.Handler {
 	router := mux.NewRouter()
 	addRoutes(router, d)
 	router.MethodNotAllowedHandler = methodNotAllowed(router)
@@ -44,24 +42,10 @@ func NewServer(d Deps) http.Handler {
 	return accessLog(d.Logger, inFlight(d.Registry, closeWhileDraining(d.Ready, http.MaxBytesHandler(router, maxRequestBytes))))
 }
 
-// NewAdminServer builds the internal API, served on a port of its own
-// (ADMIN_PORT) that nothing public routes to: the metrics, which tell anyone
-// who reads them how the service is built and used, and the reset. Prometheus
-// scrapes the pods on this port directly; an operator reaches it with
-// `kubectl port-forward`.
-func NewAdminServer(d Deps) http.Handler {
-	router := mux.NewRouter()
-	addAdminRoutes(router, d)
-	router.MethodNotAllowedHandler = methodNotAllowed(router)
-	router.NotFoundHandler = notFound()
-	return accessLog(d.Logger, http.MaxBytesHandler(router, maxRequestBytes))
-}
-
-// addRoutes and addAdminRoutes list every route on one screen: this is the
-// API surface. Each route's metrics are labelled with its path template,
-// never the raw URL, so that no caller can create new time series by
-// inventing paths.
-func addRoutes(router *mux.Router, d Deps) {
+// addRoutes lists every route on one screen: this is the API surface. Each
+// route's metrics are labelled with its path template, never the raw URL, so
+// that no caller can create new time series by inventing paths.
+func addRoutes(router *mux.Router, d deps) {
 	handle := instrumented(router, d)
 	handle("/", handleRoot(d.Instance, d.Greeting), http.MethodGet, http.MethodHead)
 	// /ping is GET only, though it changes state, because `curl /ping` is
@@ -71,19 +55,6 @@ func addRoutes(router *mux.Router, d Deps) {
 	handle("/count", handleCount(d.Counter.Current, d.Instance), http.MethodGet, http.MethodHead)
 	handle("/healthz", handleHealthz(), http.MethodGet, http.MethodHead)
 	handle("/readyz", handleReadyz(d.Ready), http.MethodGet, http.MethodHead)
-}
-
-func addAdminRoutes(router *mux.Router, d Deps) {
-	handle := instrumented(router, d)
-	handle("/metrics", handleMetrics(d.Registry), http.MethodGet)
-	handle("/admin/reset", requireToken(d.AdminToken, handleReset(d.Counter, d.Logger)), http.MethodPost)
-}
-
-// instrumented returns a function that adds one route, with its metrics.
-func instrumented(router *mux.Router, d Deps) func(path string, h http.Handler, methods ...string) {
-	return func(path string, h http.Handler, methods ...string) {
-		router.Handle(path, instrument(d.Registry, path, h)).Methods(methods...)
-	}
 }
 
 // notFound answers 404 in the same JSON shape as every other error.

@@ -1,4 +1,4 @@
-package server
+package main
 
 import (
 	"net/http"
@@ -7,16 +7,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// NewRegistry returns a registry with the Go runtime and process metrics
+// newRegistry returns a registry with the Go runtime and process metrics
 // (a fresh registry has neither) and pingpong_build_info, which tells which
 // version runs where: `pingpong_build_info{version="v1.2.3"}`.
-func NewRegistry(version, revision string) *prometheus.Registry {
+func newRegistry(version, revision string) *prometheus.Registry {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(
 		collectors.NewGoCollector(),
@@ -125,4 +126,11 @@ func inFlight(registry *prometheus.Registry, next http.Handler) http.Handler {
 // handleMetrics serves the registry in the Prometheus text format.
 func handleMetrics(registry *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry})
+}
+
+// instrumented returns a function that adds one route, with its metrics.
+func instrumented(router *mux.Router, d deps) func(path string, h http.Handler, methods ...string) {
+	return func(path string, h http.Handler, methods ...string) {
+		router.Handle(path, instrument(d.Registry, path, h)).Methods(methods...)
+	}
 }
