@@ -203,7 +203,7 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() {
-		served <- serve(ctx, &http.Server{Handler: mux}, listener, ready, cfg, slog.New(slog.DiscardHandler))
+		served <- serve(ctx, []endpoint{{srv: &http.Server{Handler: mux}, listener: listener}}, ready, cfg, slog.New(slog.DiscardHandler))
 	}()
 
 	answered := make(chan string, 1)
@@ -256,7 +256,9 @@ func TestDrainAsksKeepAliveClientsToReconnect(t *testing.T) {
 	cfg := Config{ShutdownDelay: time.Second, ShutdownTimeout: 5 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- serve(ctx, srv, listener, ready, cfg, slog.New(slog.DiscardHandler)) }()
+	go func() {
+		served <- serve(ctx, []endpoint{{srv: srv, listener: listener}}, ready, cfg, slog.New(slog.DiscardHandler))
+	}()
 
 	client := &http.Client{Transport: &http.Transport{}} // keep-alive, as load generators and proxies use
 	defer client.CloseIdleConnections()
