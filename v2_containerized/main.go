@@ -85,22 +85,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	if command == "healthcheck" {
+	switch command {
+	case "healthcheck":
 		return healthcheck(ctx, cfg.Port)
+	default:
+		return runServer(ctx, cfg, stdout)
 	}
-	return runServer(ctx, cfg, stdout)
 }
 
 // runServer starts the HTTP server and serves until ctx is cancelled.
 func runServer(ctx context.Context, cfg Config, stdout io.Writer) error {
 	logger := newLogger(stdout, cfg.LogLevel)
 	hostname, _ := os.Hostname()
-	info := instance{
-		Hostname: hostname, Version: version,
-		PodName: cfg.PodName, PodNamespace: cfg.PodNamespace, PodIP: cfg.PodIP,
-	}
 	ready := &readiness{}
-	public, err := listen(cfg.Port, newServer(logger, info, cfg.Greeting, ready))
+	deps := deps{
+		Logger: logger,
+		Instance: instance{
+			Hostname: hostname, Version: version,
+			PodName: cfg.PodName, PodNamespace: cfg.PodNamespace, PodIP: cfg.PodIP,
+		},
+		Greeting: cfg.Greeting,
+		Ready:    ready,
+	}
+	public, err := listen(cfg.Port, newServer(deps))
 	if err != nil {
 		return err
 	}

@@ -252,7 +252,7 @@ func TestDrainAsksKeepAliveClientsToReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := "http://" + listener.Addr().String()
-	srv := &http.Server{Handler: newServer(slog.New(slog.DiscardHandler), instance{}, "hi", ready)}
+	srv := &http.Server{Handler: newServer(deps{Logger: slog.New(slog.DiscardHandler), Greeting: "hi", Ready: ready})}
 	cfg := Config{ShutdownDelay: time.Second, ShutdownTimeout: 5 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
