@@ -13,7 +13,7 @@ import (
 func newTestServer(t *testing.T, ready *readiness) *httptest.Server {
 	t.Helper()
 	info := instance{Hostname: "host-1", Version: "v9.9.9", PodName: "web-1", PodNamespace: "shop", PodIP: "10.0.0.7"}
-	srv := httptest.NewServer(newServer(slog.New(slog.DiscardHandler), info, "Hi there", ready))
+	srv := httptest.NewServer(newServer(deps{Logger: slog.New(slog.DiscardHandler), Instance: info, Greeting: "Hi there", Ready: ready}))
 	t.Cleanup(srv.Close)
 	return srv
 }

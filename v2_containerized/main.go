@@ -85,35 +85,57 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	if command == "healthcheck" {
+	switch command {
+	case "healthcheck":
 		return healthcheck(ctx, cfg.Port)
+	default:
+		return runServer(ctx, cfg, stdout)
 	}
-	return runServer(ctx, cfg, stdout)
 }
 
 // runServer starts the HTTP server and serves until ctx is cancelled.
 func runServer(ctx context.Context, cfg Config, stdout io.Writer) error {
 	logger := newLogger(stdout, cfg.LogLevel)
 	hostname, _ := os.Hostname()
-	info := instance{
-		Hostname: hostname, Version: version,
-		PodName: cfg.PodName, PodNamespace: cfg.PodNamespace, PodIP: cfg.PodIP,
-	}
 	ready := &readiness{}
-	srv := &http.Server{
-		Handler:           newServer(logger, info, cfg.Greeting, ready),
+	deps := deps{
+		Logger: logger,
+		Instance: instance{
+			Hostname: hostname, Version: version,
+			PodName: cfg.PodName, PodNamespace: cfg.PodNamespace, PodIP: cfg.PodIP,
+		},
+		Greeting: cfg.Greeting,
+		Ready:    ready,
+	}
+	public, err := listen(cfg.Port, newServer(deps))
+	if err != nil {
+		return err
+	}
+	logger.Info("listening", "addr", public.listener.Addr().String(), "version", version, "revision", revision)
+	return serve(ctx, []endpoint{public}, ready, cfg, logger)
+}
+
+// endpoint is one HTTP server and the listener it answers on.
+type endpoint struct {
+	srv      *http.Server
+	listener net.Listener
+}
+
+// listen opens port (0 picks a free one) for handler, with the limits that
+// keep a slow or hostile client from holding the server's resources.
+func listen(port int, handler http.Handler) (endpoint, error) {
+	listener, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return endpoint{}, fmt.Errorf("listening: %w", err)
+	}
+	return endpoint{listener: listener, srv: &http.Server{
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
-	}
-	listener, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
-	if err != nil {
-		return fmt.Errorf("listening: %w", err)
-	}
-	logger.Info("listening", "addr", listener.Addr().String(), "version", version, "revision", revision)
-	return serve(ctx, srv, listener, ready, cfg, logger)
+	}}, nil
 }
 
 // healthcheck asks the server on this machine whether it is alive. Container

@@ -203,7 +203,7 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() {
-		served <- serve(ctx, &http.Server{Handler: mux}, listener, ready, cfg, slog.New(slog.DiscardHandler))
+		served <- serve(ctx, []endpoint{{srv: &http.Server{Handler: mux}, listener: listener}}, ready, cfg, slog.New(slog.DiscardHandler))
 	}()
 
 	answered := make(chan string, 1)
@@ -252,11 +252,13 @@ func TestDrainAsksKeepAliveClientsToReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := "http://" + listener.Addr().String()
-	srv := &http.Server{Handler: newServer(slog.New(slog.DiscardHandler), instance{}, "hi", ready)}
+	srv := &http.Server{Handler: newServer(deps{Logger: slog.New(slog.DiscardHandler), Greeting: "hi", Ready: ready})}
 	cfg := Config{ShutdownDelay: time.Second, ShutdownTimeout: 5 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- serve(ctx, srv, listener, ready, cfg, slog.New(slog.DiscardHandler)) }()
+	go func() {
+		served <- serve(ctx, []endpoint{{srv: srv, listener: listener}}, ready, cfg, slog.New(slog.DiscardHandler))
+	}()
 
 	client := &http.Client{Transport: &http.Transport{}} // keep-alive, as load generators and proxies use
 	defer client.CloseIdleConnections()

@@ -12,21 +12,29 @@ import (
 // here takes a body, so anything larger is a mistake or an attack.
 const maxRequestBytes = 4 << 10
 
+// deps are everything the API depends on, passed in by main.
+type deps struct {
+	Logger   *slog.Logger
+	Instance instance
+	Greeting string
+	Ready    *readiness
+}
+
 // newServer builds the whole HTTP API of this stage from its dependencies.
-func newServer(logger *slog.Logger, info instance, greeting string, ready *readiness) http.Handler {
+func newServer(d deps) http.Handler {
 	router := mux.NewRouter()
-	addRoutes(router, info, greeting, ready)
+	addRoutes(router, d)
 	router.MethodNotAllowedHandler = methodNotAllowed(router)
 	router.NotFoundHandler = notFound()
-	return accessLog(logger, closeWhileDraining(ready, http.MaxBytesHandler(router, maxRequestBytes)))
+	return accessLog(d.Logger, closeWhileDraining(d.Ready, http.MaxBytesHandler(router, maxRequestBytes)))
 }
 
 // addRoutes lists every route on one screen: this is the API surface.
-func addRoutes(router *mux.Router, info instance, greeting string, ready *readiness) {
-	router.Handle("/", handleRoot(info, greeting)).Methods(http.MethodGet, http.MethodHead)
+func addRoutes(router *mux.Router, d deps) {
+	router.Handle("/", handleRoot(d.Instance, d.Greeting)).Methods(http.MethodGet, http.MethodHead)
 	router.Handle("/ping", handlePing()).Methods(http.MethodGet, http.MethodHead)
 	router.Handle("/healthz", handleHealthz()).Methods(http.MethodGet, http.MethodHead)
-	router.Handle("/readyz", handleReadyz(ready)).Methods(http.MethodGet, http.MethodHead)
+	router.Handle("/readyz", handleReadyz(d.Ready)).Methods(http.MethodGet, http.MethodHead)
 }
 
 // notFound answers 404 in the same JSON shape as every other error.

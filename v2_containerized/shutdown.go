@@ -5,19 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 )
 
-// serve answers requests on listener until ctx is cancelled (the first
+// serve answers requests on every endpoint until ctx is cancelled (the first
 // SIGTERM or SIGINT), then shuts down without dropping a request.
-func serve(ctx context.Context, srv *http.Server, listener net.Listener, ready *readiness, cfg Config, logger *slog.Logger) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(listener) }()
+func serve(ctx context.Context, endpoints []endpoint, ready *readiness, cfg Config, logger *slog.Logger) error {
+	errc := make(chan error, len(endpoints))
+	for _, e := range endpoints {
+		go func() { errc <- e.srv.Serve(e.listener) }()
+	}
 
 	select {
 	case err := <-errc:
+		for _, e := range endpoints {
+			e.srv.Close()
+		}
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
@@ -36,11 +40,15 @@ func serve(ctx context.Context, srv *http.Server, listener net.Listener, ready *
 	// requests finish in time.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutting down: %w", err)
+	for _, e := range endpoints {
+		if err := e.srv.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shutting down: %w", err)
+		}
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving: %w", err)
+	for range endpoints {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serving: %w", err)
+		}
 	}
 	logger.Info("stopped")
 	return nil

@@ -42,7 +42,7 @@ func benchHandler(b *testing.B, logLevel slog.Level) (http.Handler, *miniredis.M
 		Counter:  c,
 		Instance: instance{Hostname: "bench", Version: "bench"},
 		Greeting: func() string { return "Hello!" },
-		Ready:    newReadiness(c.Ping),
+		Ready:    &readiness{redis: c.Ping},
 		Registry: registry,
 	}), mini
 }

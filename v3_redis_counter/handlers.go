@@ -54,7 +54,7 @@ func handleCount(count func(context.Context) (int64, error), info instance) http
 
 // handleHealthz is the liveness check: the process is up and serving HTTP.
 // It checks nothing else on purpose: a failing liveness probe restarts the
-// container, which cures a deadlock but never a Redis outage.
+// container, which cures a deadlock but never a missing dependency.
 func handleHealthz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok\n")

@@ -36,7 +36,7 @@ func newFixture(t *testing.T, token string) fixture {
 	client.AddHook(metrics.Hook())
 	c := counter.NewCoalescer(counter.New(client, "test:count", 300*time.Millisecond), metrics)
 	t.Cleanup(c.Close)
-	ready := newReadiness(c.Ping)
+	ready := &readiness{redis: c.Ping}
 	deps := deps{
 		Logger:     slog.New(slog.DiscardHandler),
 		Counter:    c,
@@ -129,7 +129,7 @@ func TestDrainClosesEachConnectionAfterItsAnswer(t *testing.T) {
 	if r := f.do(t, "GET", "/ping"); r.status != 200 || r.closed {
 		t.Errorf("before shutdown: %d, closed %v; want 200 on a kept connection", r.status, r.closed)
 	}
-	f.ready.ShutDown()
+	f.ready.shuttingDown.Store(true)
 	if r := f.do(t, "GET", "/ping"); r.status != 200 || !r.closed {
 		t.Errorf("during the drain: %d, closed %v; want 200 with Connection: close", r.status, r.closed)
 	}
@@ -240,7 +240,7 @@ func TestRedisOutage(t *testing.T) {
 
 func TestReadyzFailsWhileShuttingDown(t *testing.T) {
 	f := newFixture(t, "")
-	f.ready.ShutDown()
+	f.ready.shuttingDown.Store(true)
 	r := f.do(t, "GET", "/readyz")
 	if r.status != 503 || !strings.Contains(r.body, "shutting down") {
 		t.Errorf("got %d %q, want 503 and a reason", r.status, r.body)

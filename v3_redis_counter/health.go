@@ -7,24 +7,15 @@ import (
 	"sync/atomic"
 )
 
-// readiness is whether this instance should be sent traffic: not while it
-// shuts down, and not while Redis does not answer, since every ping would
-// fail. Liveness (/healthz) checks neither, on purpose.
+// readiness is whether this instance should be sent traffic. It turns false
+// as soon as shutdown begins, so that load balancers stop sending new
+// requests before the server stops accepting them, and while Redis does not
+// answer, since every ping would fail. Liveness (/healthz) checks neither.
 type readiness struct {
 	shuttingDown atomic.Bool
-	redis        func(context.Context) error
+	redis        func(context.Context) error // pings Redis on every probe
 }
 
-// newReadiness checks Redis with ping on every readiness probe.
-func newReadiness(ping func(context.Context) error) *readiness {
-	return &readiness{redis: ping}
-}
-
-// ShutDown makes readiness fail from now on, so that load balancers stop
-// sending new requests before the server stops accepting them.
-func (r *readiness) ShutDown() { r.shuttingDown.Store(true) }
-
-// Check returns why the instance is not ready, or nil.
 func (r *readiness) check(ctx context.Context) error {
 	if r.shuttingDown.Load() {
 		return errors.New("shutting down")

@@ -1,9 +1,7 @@
 // Command v3_redis_counter is the third stage of the pingpong workshop: the
-// ping counter. Every GET /ping increments a count kept in Redis and answers
-// the new value, exactly once per ping however many replicas run. It keeps
-// everything v2 has (configuration from the environment, JSON logs, health
-// endpoints, graceful shutdown) and adds Prometheus metrics, an admin API,
-// one-off admin commands, and settings that change without a restart.
+// ping counter. Every GET /ping adds one to a count kept in Redis and answers
+// it, exactly once per ping however many replicas run. It keeps all of v2 and
+// adds metrics, an admin API and commands, and settings changed live.
 package main
 
 import (
@@ -11,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -22,7 +19,6 @@ import (
 	"time"
 
 	"pingpong/v3_redis_counter/internal/counter"
-	"pingpong/v3_redis_counter/internal/settings"
 )
 
 // Set at build time: go build -ldflags "-X main.version=v1.2.3 -X main.revision=abc123".
@@ -105,12 +101,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 // runServer starts the HTTP server and serves until ctx is cancelled.
 func runServer(ctx context.Context, cfg Config, stdout io.Writer) error {
-	initial, err := cfg.readSettings()
+	live, logger, stopWatching, err := liveSettings(ctx, cfg, stdout)
 	if err != nil {
-		return err // validated at start-up; the file changed since
+		return err
 	}
-	live := settings.NewLive(initial)
-	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: live.Level()}))
+	defer stopWatching()
 
 	registry := newRegistry(version, revision)
 	metrics := counter.NewMetrics(registry)
@@ -125,14 +120,8 @@ func runServer(ctx context.Context, cfg Config, stdout io.Writer) error {
 	defer count.Close()
 	count.WaitForReplicas(cfg.RedisMinReplicas, cfg.RedisWaitTimeout)
 
-	if cfg.ConfigFile != "" {
-		watchCtx, stopWatching := context.WithCancel(ctx)
-		defer stopWatching()
-		go live.Watch(watchCtx, cfg.ConfigFile, cfg.ConfigPollInterval, cfg.baseSettings(), logger)
-	}
-
 	hostname, _ := os.Hostname()
-	ready := newReadiness(count.Ping)
+	ready := &readiness{redis: count.Ping}
 	deps := deps{
 		Logger:  logger,
 		Counter: count,

@@ -32,8 +32,8 @@ type deps struct {
 	Registry   *prometheus.Registry // where the HTTP metrics go, and what /metrics shows
 }
 
-// newServer builds the public HTTP API: what the Service, the Ingress and
-// the load balancer send requests to.
+// newServer builds the whole public HTTP API of this stage from its
+// dependencies.
 func newServer(d deps) http.Handler {
 	router := mux.NewRouter()
 	addRoutes(router, d)

@@ -28,8 +28,8 @@ func serve(ctx context.Context, endpoints []endpoint, ready *readiness, cfg Conf
 
 	// Fail readiness first, so load balancers stop choosing this instance,
 	// and from now on answer every request with "Connection: close", so that
-	// keep-alive clients move to another instance.
-	ready.ShutDown()
+	// keep-alive clients move to another instance (closeWhileDraining).
+	ready.shuttingDown.Store(true)
 	logger.Info("shutting down", "delay", cfg.ShutdownDelay.String(), "timeout", cfg.ShutdownTimeout.String())
 	// Keep serving while they notice: Kubernetes removes a pod from its
 	// Service endpoints a few seconds after the pod starts terminating. Not

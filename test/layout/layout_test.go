@@ -1,0 +1,94 @@
+// Package layout checks that the stages keep one layout: the difference
+// between two stages is the lesson, so no file moves between them.
+package layout
+
+import (
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// root is the repository's top folder, seen from test/layout.
+const root = "../.."
+
+// sourceFiles lists the files of a stage that a learner reads as code: Go
+// sources and tests, the module files, the Dockerfile. READMEs, compose
+// files and examples differ by design.
+func sourceFiles(t *testing.T, stage string) []string {
+	t.Helper()
+	var files []string
+	dir := filepath.Join(root, stage)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		name := d.Name()
+		if strings.HasSuffix(name, ".go") || name == "go.mod" || name == "Dockerfile" {
+			rel, _ := filepath.Rel(dir, path)
+			files = append(files, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no source files in %s", dir)
+	}
+	return files
+}
+
+// TestEachStageKeepsThePreviousLayout: every source file of a stage is in
+// the next stage at the same path, so that `diff -ru` shows what changed in
+// it, never a file deleted here and added there.
+func TestEachStageKeepsThePreviousLayout(t *testing.T) {
+	for _, pair := range [][2]string{{"v2_containerized", "v3_redis_counter"}} {
+		for _, f := range sourceFiles(t, pair[0]) {
+			if _, err := os.Stat(filepath.Join(root, pair[1], f)); err != nil {
+				t.Errorf("%s/%s has no counterpart in %s: %v", pair[0], f, pair[1], err)
+			}
+		}
+	}
+}
+
+// TestMissingFileIsReported is the control: a file that is not in v3 is
+// found missing by the same check.
+func TestMissingFileIsReported(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(root, "v3_redis_counter", "no_such_file.go")); err == nil {
+		t.Fatal("a file that does not exist was found")
+	}
+	if len(sourceFiles(t, "v2_containerized")) < 5 {
+		t.Fatal("sourceFiles found fewer than 5 files in v2: the check would prove nothing")
+	}
+}
+
+// TestCoreStepFitsOnAProjector: `make diff-v2-v3` prints the core step of
+// stage 3, and it stays short enough to read in a workshop: at most 400
+// lines, and it shows the lesson, the INCR.
+func TestCoreStepFitsOnAProjector(t *testing.T) {
+	cmd := exec.Command("make", "-s", "diff-v2-v3")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("make diff-v2-v3: %v", err)
+	}
+	lines := strings.Count(string(out), "\n")
+	t.Logf("make diff-v2-v3: %d lines", lines)
+	if lines > 400 {
+		t.Errorf("make diff-v2-v3 prints %d lines, want at most 400", lines)
+	}
+	for _, want := range []string{"+++ v3_redis_counter/handlers.go", "Incr(ctx"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("make diff-v2-v3 does not show %q", want)
+		}
+	}
+}
