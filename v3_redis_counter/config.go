@@ -120,6 +120,13 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if cfg.AdminToken, err = secret(cfg.AdminToken, cfg.AdminTokenFile, "AdminTokenFile", getenv); err != nil {
 		return cfg, err
 	}
+	if err := checkToken(cfg.AdminToken, cfg.AdminTokenFile != ""); err != nil {
+		field := "AdminToken"
+		if cfg.AdminTokenFile != "" {
+			field = "AdminTokenFile"
+		}
+		return cfg, invalid(field, getenv, err)
+	}
 	if cfg.RedisSentinelPassword, err = secret(cfg.RedisSentinelPassword, cfg.RedisSentinelPasswordFile, "RedisSentinelPasswordFile", getenv); err != nil {
 		return cfg, err
 	}
@@ -168,12 +175,15 @@ func (c Config) validate(getenv func(string) string) error {
 		return invalid("ConfigPollInterval", getenv, nil)
 	}
 	if c.RedisURL != "" {
+		// "redis:secret@host" (no //) parses, with no host: go-redis would
+		// quietly dial localhost:6379. The parser's own errors may quote
+		// the URL, password and all, so the reason is ours.
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || u.Opaque != "" || u.Hostname() == "" {
+			return invalid("RedisURL", getenv, errors.New("not a URL of the form redis://host:port"))
+		}
 		if _, err := redis.ParseURL(c.RedisURL); err != nil {
-			var urlErr *url.Error
-			if errors.As(err, &urlErr) {
-				err = urlErr.Err // url.Error repeats the whole URL, password and all
-			}
-			return invalid("RedisURL", getenv, err)
+			return invalid("RedisURL", getenv, errors.New("not a URL go-redis accepts"))
 		}
 	}
 	if c.RedisAddr != "" {
@@ -215,7 +225,8 @@ func (c Config) readSettings() (settings.Settings, error) {
 }
 
 // secret returns value, or else the content of the file named by the field
-// fileField (a mounted Kubernetes Secret, say), without its final newline.
+// fileField (a mounted Kubernetes Secret, say), without the white space
+// around it (a final newline, a stray space or tab an editor left).
 func secret(value, path, fileField string, getenv func(string) string) (string, error) {
 	if path == "" {
 		return value, nil
@@ -224,7 +235,29 @@ func secret(value, path, fileField string, getenv func(string) string) (string, 
 	if err != nil {
 		return "", invalid(fileField, getenv, err)
 	}
-	return strings.TrimRight(string(data), "\r\n"), nil
+	return strings.TrimSpace(string(data)), nil
+}
+
+// minTokenLength is the shortest admin token accepted: 16 random characters
+// cannot be guessed over HTTP.
+const minTokenLength = 16
+
+// checkToken refuses an admin token that can be guessed: too short, or a
+// placeholder copied from an example. A file that was given must hold one:
+// an empty file is a mistake, not a way to turn the admin API off.
+func checkToken(token string, fromFile bool) error {
+	lower := strings.ToLower(token)
+	switch {
+	case token == "" && !fromFile:
+		return nil // no token: the admin API is off
+	case token == "":
+		return errors.New("the file is empty")
+	case len(token) < minTokenLength:
+		return fmt.Errorf("the token is shorter than %d characters", minTokenLength)
+	case strings.Contains(lower, "change-me") || strings.Contains(lower, "changeme") || strings.Contains(lower, "change_me"):
+		return errors.New("the token is a placeholder: generate one, such as with `openssl rand -hex 32`")
+	}
+	return nil
 }
 
 // invalid builds the error for the Config field with this name from the
@@ -239,11 +272,15 @@ func invalid(field string, getenv func(string) string, reason error) error {
 	return &ConfigError{Var: name, Value: value, Accepts: f.Tag.Get("accepts"), Reason: reason}
 }
 
-// redact hides a secret in an error message: a URL keeps all but its
-// password, anything else is hidden whole.
+// redact hides a secret in an error message, whatever its shape. A URL of
+// the form scheme://host keeps its scheme, host, port and path, and loses
+// its user and password; anything else (a password that happens to read as
+// a URL, such as "s3cret:hunter2" or "redis:pw@host") is hidden whole.
 func redact(value string) string {
-	if u, err := url.Parse(value); err == nil && u.Scheme != "" {
-		return u.Redacted()
+	u, err := url.Parse(value)
+	if err != nil || u.Opaque != "" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "(hidden)"
 	}
-	return "(hidden)"
+	u.User = nil
+	return u.String()
 }
