@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 // instance says which copy of the service answered: with several replicas
@@ -41,11 +44,11 @@ func handleRoot(info instance, greeting func() string) http.Handler {
 
 // handleCount answers a count: the next one for /ping (counter.Next), the
 // current one for /count (counter.Current).
-func handleCount(count func(context.Context) (int64, error), info instance) http.Handler {
+func handleCount(count func(context.Context) (int64, error), info instance, failures *failureLog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, err := count(r.Context())
 		if err != nil {
-			counterUnavailable(w, err)
+			failures.counterUnavailable(w, err)
 			return
 		}
 		writeCount(w, r, n, info)
@@ -62,21 +65,60 @@ func handleHealthz() http.Handler {
 }
 
 // handleReadyz is the readiness check: should this instance get traffic now?
-func handleReadyz(ready *readiness) http.Handler {
+// The answer says why not in a fixed text; the cause of a Redis failure goes
+// to the log.
+func handleReadyz(ready *readiness, failures *failureLog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ready.shuttingDown.Load() {
+			writeError(w, http.StatusServiceUnavailable, "shutting down")
+			return
+		}
 		if err := ready.check(r.Context()); err != nil {
-			writeError(w, http.StatusServiceUnavailable, err.Error())
+			failures.counterUnavailable(w, err)
 			return
 		}
 		writeText(w, http.StatusOK, "ready\n")
 	})
 }
 
-// counterUnavailable answers a Redis failure: 503 with the reason, and a
-// hint to retry, since the service recovers by itself when Redis is back.
-func counterUnavailable(w http.ResponseWriter, err error) {
+// failureLog is the one place a Redis failure becomes an answer and a log
+// line. The answer is fixed: the cause names the key and Redis's address,
+// which are nobody's business outside. The cause goes to the log at warn,
+// at most one line a second, so that an outage under load cannot flood it:
+// the line says how many failures it stands for.
+type failureLog struct {
+	logger *slog.Logger
+	now    func() time.Time
+
+	mu         sync.Mutex
+	last       time.Time // when the last line was written
+	suppressed int       // failures since then that wrote none
+}
+
+func newFailureLog(logger *slog.Logger) *failureLog {
+	return &failureLog{logger: logger, now: time.Now}
+}
+
+// counterUnavailable answers 503 with a fixed body and a hint to retry,
+// since the service recovers by itself when Redis is back.
+func (f *failureLog) counterUnavailable(w http.ResponseWriter, err error) {
+	f.log(err)
 	w.Header().Set("Retry-After", "1")
-	writeError(w, http.StatusServiceUnavailable, "counter unavailable: "+err.Error())
+	writeError(w, http.StatusServiceUnavailable, "counter unavailable")
+}
+
+func (f *failureLog) log(err error) {
+	f.mu.Lock()
+	now := f.now()
+	if !f.last.IsZero() && now.Sub(f.last) < time.Second {
+		f.suppressed++
+		f.mu.Unlock()
+		return
+	}
+	suppressed := f.suppressed
+	f.last, f.suppressed = now, 0
+	f.mu.Unlock()
+	f.logger.Warn("counter unavailable", "error", err.Error(), "suppressed", suppressed)
 }
 
 // writeCount answers a count as plain text, or as JSON when asked for it.
