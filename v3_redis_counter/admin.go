@@ -24,7 +24,7 @@ import (
 // scrapes the pods on this port directly; an operator reaches it with
 // `kubectl port-forward`.
 func newAdminServer(d deps) http.Handler {
-	router := mux.NewRouter()
+	router := mux.NewRouter().SkipClean(true)
 	addAdminRoutes(router, d)
 	router.MethodNotAllowedHandler = methodNotAllowed(router)
 	router.NotFoundHandler = notFound()
@@ -34,6 +34,10 @@ func newAdminServer(d deps) http.Handler {
 func addAdminRoutes(router *mux.Router, d deps) {
 	handle := instrumented(router, d)
 	handle("/metrics", handleMetrics(d.Registry), http.MethodGet)
+	// The probes too, so that a full public port never fails them. Their
+	// metrics are the public port's: these are not counted.
+	router.Handle("/healthz", handleHealthz()).Methods(http.MethodGet, http.MethodHead)
+	router.Handle("/readyz", handleReadyz(d.Ready, newFailureLog(d.Logger))).Methods(http.MethodGet, http.MethodHead)
 	handle("/admin/reset", requireToken(d.AdminToken, d.Logger, handleReset(d.Counter, d.Logger, newFailureLog(d.Logger))), http.MethodPost)
 }
 

@@ -24,6 +24,8 @@ import (
 type Config struct {
 	Port            int           `env:"PORT" envDefault:"5000" accepts:"a port number from 1 to 65535, or 0 for any free port"`
 	AdminPort       int           `env:"ADMIN_PORT" envDefault:"9797" accepts:"a port number from 1 to 65535, or 0 for any free port, other than PORT"`
+	BindAddress     string        `env:"BIND_ADDRESS" envDefault:"127.0.0.1" accepts:"the IP address both ports listen on: 127.0.0.1 for this machine only, 0.0.0.0 for every interface (the container image sets it)"`
+	MaxConnections  int           `env:"MAX_CONNECTIONS" envDefault:"1024" accepts:"the most connections the public port holds open at once, 1 or more"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" accepts:"one of debug, info, warn, error"`
 	Greeting        string        `env:"GREETING" envDefault:"Hello!" accepts:"1 to 200 characters of text on one line"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s" accepts:"a duration above zero, such as 10s"`
@@ -140,6 +142,10 @@ func (c Config) validate(getenv func(string) string) error {
 		return invalid("Port", getenv, nil)
 	case c.AdminPort < 0 || c.AdminPort > 65535 || (c.AdminPort == c.Port && c.Port != 0):
 		return invalid("AdminPort", getenv, nil)
+	case net.ParseIP(c.BindAddress) == nil:
+		return invalid("BindAddress", getenv, nil)
+	case c.MaxConnections < 1:
+		return invalid("MaxConnections", getenv, nil)
 	case !slices.Contains(settings.LogLevels, c.LogLevel):
 		return invalid("LogLevel", getenv, nil)
 	case c.ShutdownTimeout <= 0:

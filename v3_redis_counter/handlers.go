@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 )
 
 // instance says which copy of the service answered: with several replicas
@@ -84,41 +82,17 @@ func handleReadyz(ready *readiness, failures *failureLog) http.Handler {
 // failureLog is the one place a Redis failure becomes an answer and a log
 // line. The answer is fixed: the cause names the key and Redis's address,
 // which are nobody's business outside. The cause goes to the log at warn,
-// at most one line a second, so that an outage under load cannot flood it:
-// the line says how many failures it stands for.
-type failureLog struct {
-	logger *slog.Logger
-	now    func() time.Time
-
-	mu         sync.Mutex
-	last       time.Time // when the last line was written
-	suppressed int       // failures since then that wrote none
-}
+// at most one line a second (see everySecond).
+type failureLog struct{ *everySecond }
 
 func newFailureLog(logger *slog.Logger) *failureLog {
-	return &failureLog{logger: logger, now: time.Now}
+	return &failureLog{newEverySecond(logger, slog.LevelWarn, "counter unavailable")}
 }
 
-// counterUnavailable answers 503 with a fixed body and a hint to retry,
-// since the service recovers by itself when Redis is back.
 func (f *failureLog) counterUnavailable(w http.ResponseWriter, err error) {
-	f.log(err)
+	f.log("error", err.Error())
 	w.Header().Set("Retry-After", "1")
 	writeError(w, http.StatusServiceUnavailable, "counter unavailable")
-}
-
-func (f *failureLog) log(err error) {
-	f.mu.Lock()
-	now := f.now()
-	if !f.last.IsZero() && now.Sub(f.last) < time.Second {
-		f.suppressed++
-		f.mu.Unlock()
-		return
-	}
-	suppressed := f.suppressed
-	f.last, f.suppressed = now, 0
-	f.mu.Unlock()
-	f.logger.Warn("counter unavailable", "error", err.Error(), "suppressed", suppressed)
 }
 
 // writeCount answers a count as plain text, or as JSON when asked for it.

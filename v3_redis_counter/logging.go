@@ -7,14 +7,16 @@ import (
 )
 
 // accessLog writes one line per request. Health probes and Prometheus
-// scrapes arrive every few seconds, so they are logged at debug level only.
+// scrapes arrive every few seconds, and 404s and 405s are what scanners
+// send by the thousand, so they are logged at debug level only.
 func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		recorder := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(recorder, r)
 		level := slog.LevelInfo
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" ||
+			recorder.status == http.StatusNotFound || recorder.status == http.StatusMethodNotAllowed {
 			level = slog.LevelDebug
 		}
 		logger.LogAttrs(r.Context(), level, "request",

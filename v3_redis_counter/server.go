@@ -35,9 +35,11 @@ type deps struct {
 // newServer builds the public HTTP API: what the Service, the Ingress and
 // the load balancer send requests to.
 func newServer(d deps) http.Handler {
-	router := mux.NewRouter()
+	// SkipClean: mux would answer "//ping" with a redirect to the cleaned
+	// path, absolute, on the host an absolute-form request named.
+	router := mux.NewRouter().SkipClean(true)
 	addRoutes(router, d)
-	router.MethodNotAllowedHandler = methodNotAllowed(router)
+	router.MethodNotAllowedHandler = instrument(d.Registry, "method_not_allowed", methodNotAllowed(router))
 	router.NotFoundHandler = instrument(d.Registry, "not_found", notFound())
 	return accessLog(d.Logger, inFlight(d.Registry, closeWhileDraining(d.Ready, http.MaxBytesHandler(router, maxRequestBytes))))
 }
