@@ -2,8 +2,11 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -70,3 +73,45 @@ func TestNoHostInCleanPathRedirect(t *testing.T) {
 		t.Errorf("%s with Location %q", resp.Status, loc)
 	}
 }
+
+// TestScannerNoiseAtDebugAndCounted: 404s and 405s are logged at debug (a
+// scanner's thousands of them would flood the log at info), and 405s are
+// counted in the HTTP metrics like 404s. The control: a 200 at info.
+func TestScannerNoiseAtDebugAndCounted(t *testing.T) {
+	var logs syncBuffer
+	f := newFixture(t, "")
+	registry := newRegistry("v", "r")
+	h := newServer(deps{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Counter: stubCounter{}, Greeting: func() string { return "hi" }, Ready: f.ready, Registry: registry})
+	for _, req := range []*http.Request{
+		httptest.NewRequest("GET", "/nope", nil), httptest.NewRequest("DELETE", "/", nil), httptest.NewRequest("GET", "/", nil),
+	} {
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	if n := strings.Count(logs.String(), `"level":"INFO"`); n != 1 {
+		t.Errorf("%d lines at info, want 1 (the 200):\n%s", n, logs.String())
+	}
+	families, err := registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range families {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if mf.GetName() == "pingpong_http_requests_total" && l.GetName() == "code" && l.GetValue() == "405" {
+					found = true
+				}
+			}
+		}
+	}
+	if !found {
+		t.Error("no pingpong_http_requests_total series with code 405")
+	}
+}
+
+// stubCounter counts nothing: for tests of what surrounds the handlers.
+type stubCounter struct{}
+
+func (stubCounter) Next(context.Context) (int64, error)    { return 1, nil }
+func (stubCounter) Current(context.Context) (int64, error) { return 1, nil }
+func (stubCounter) Reset(context.Context) error            { return nil }
