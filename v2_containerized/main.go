@@ -14,7 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
+	"runtime/debug"
 	"syscall"
 	"time"
 )
@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	if command == "healthcheck" {
-		return healthcheck(ctx, cfg.Port)
+		return healthcheck(ctx, cfg.BindAddress, cfg.Port)
 	}
 	return runServer(ctx, cfg, stdout)
 }
@@ -107,22 +107,28 @@ func runServer(ctx context.Context, cfg Config, stdout io.Writer) error {
 		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          serverErrorLog(logger),
 	}
-	listener, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	listener, err := net.Listen("tcp", listenAddr(cfg.BindAddress, cfg.Port))
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	logger.Info("listening", "addr", listener.Addr().String(), "version", version, "revision", revision)
+	listener = limitConnections(listener, cfg.MaxConnections, logger)
+	logger.Info("listening", "addr", listener.Addr().String(), "version", version, "revision", revision,
+		"max_connections", cfg.MaxConnections, "memory_limit", debug.SetMemoryLimit(-1)) // GOMEMLIMIT, or no limit
 	return serve(ctx, srv, listener, ready, cfg, logger)
 }
 
 // healthcheck asks the server on this machine whether it is alive. Container
 // images built FROM scratch or distroless have no shell and no curl, so the
 // binary checks itself: HEALTHCHECK CMD ["/pingpong", "healthcheck"].
-func healthcheck(ctx context.Context, port int) error {
+func healthcheck(ctx context.Context, bind string, port int) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", port)
+	if ip := net.ParseIP(bind); ip == nil || ip.IsUnspecified() {
+		bind = "127.0.0.1"
+	}
+	url := "http://" + listenAddr(bind, port) + "/healthz"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err

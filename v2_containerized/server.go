@@ -14,7 +14,9 @@ const maxRequestBytes = 4 << 10
 
 // newServer builds the whole HTTP API of this stage from its dependencies.
 func newServer(logger *slog.Logger, info instance, greeting string, ready *readiness) http.Handler {
-	router := mux.NewRouter()
+	// SkipClean: mux would answer "//ping" with a redirect to the cleaned
+	// path, absolute, on the host an absolute-form request named.
+	router := mux.NewRouter().SkipClean(true)
 	addRoutes(router, info, greeting, ready)
 	router.MethodNotAllowedHandler = methodNotAllowed(router)
 	router.NotFoundHandler = notFound()
