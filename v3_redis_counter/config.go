@@ -57,8 +57,8 @@ type Config struct {
 
 	// The admin API (POST /admin/reset, on ADMIN_PORT beside /metrics) is off
 	// unless a token is set.
-	AdminToken     string `env:"ADMIN_TOKEN" secret:"true" accepts:"a token, and not together with ADMIN_TOKEN_FILE"`
-	AdminTokenFile string `env:"ADMIN_TOKEN_FILE" accepts:"the path of a readable file holding the token"`
+	AdminToken     string `env:"ADMIN_TOKEN" secret:"true" accepts:"a token of 16 characters or more, no placeholder, and not together with ADMIN_TOKEN_FILE"`
+	AdminTokenFile string `env:"ADMIN_TOKEN_FILE" accepts:"the path of a readable file holding the token, 16 characters or more"`
 
 	// Settings that may change while the service runs (see internal/settings).
 	ConfigFile         string        `env:"CONFIG_FILE" accepts:"the path of a readable settings file of LOG_LEVEL=... and GREETING=... lines"`
