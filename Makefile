@@ -70,7 +70,7 @@ test-e2e-cluster: ## The end-to-end tests on the cluster (KUBECONFIG) and the en
 CORE_STEP := main.go server.go handlers.go health.go shutdown.go
 
 diff-v2-v3: ## Show the core step from stage 2 to stage 3: what changes for one INCR per ping
-	@for f in $(CORE_STEP); do diff -u v2_containerized/$$f v3_redis_counter/$$f || true; done
+	@for f in $(CORE_STEP); do diff -U2 v2_containerized/$$f v3_redis_counter/$$f || true; done
 	@diff -u /dev/null v3_redis_counter/internal/counter/counter.go || true
 
 fuzz: ## Fuzz every parser of outside input for FUZZTIME each (default 10s)

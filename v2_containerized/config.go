@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,6 +17,8 @@ import (
 // valid value looks like: that text is what a bad value's error tells the user.
 type Config struct {
 	Port            int           `env:"PORT" envDefault:"5000" accepts:"a whole number from 1 to 65535"`
+	BindAddress     string        `env:"BIND_ADDRESS" envDefault:"127.0.0.1" accepts:"the IP address to listen on: 127.0.0.1 for this machine only, 0.0.0.0 for every interface (the container image sets it)"`
+	MaxConnections  int           `env:"MAX_CONNECTIONS" envDefault:"1024" accepts:"the most connections held open at once, 1 or more"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" accepts:"one of debug, info, warn, error"`
 	Greeting        string        `env:"GREETING" envDefault:"Hello!"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s" accepts:"a duration above zero, such as 10s"`
@@ -75,6 +78,10 @@ func (c Config) validate(getenv func(string) string) error {
 	switch {
 	case c.Port < 1 || c.Port > 65535:
 		return invalid("Port", getenv)
+	case net.ParseIP(c.BindAddress) == nil:
+		return invalid("BindAddress", getenv)
+	case c.MaxConnections < 1:
+		return invalid("MaxConnections", getenv)
 	case !slices.Contains(logLevels, c.LogLevel):
 		return invalid("LogLevel", getenv)
 	case c.ShutdownTimeout <= 0:

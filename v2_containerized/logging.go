@@ -16,14 +16,16 @@ func newLogger(stdout io.Writer, level string) *slog.Logger {
 }
 
 // accessLog writes one line per request. Health probes arrive every few
-// seconds from Docker or Kubernetes, so they are logged at debug level only.
+// seconds from Docker or Kubernetes, and 404s and 405s are what scanners send
+// by the thousand, so they are logged at debug level only.
 func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		recorder := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(recorder, r)
 		level := slog.LevelInfo
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" ||
+			recorder.status == http.StatusNotFound || recorder.status == http.StatusMethodNotAllowed {
 			level = slog.LevelDebug
 		}
 		logger.LogAttrs(r.Context(), level, "request",

@@ -9,12 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
+	"runtime/debug"
 	"syscall"
 	"time"
 )
@@ -87,7 +88,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	switch command {
 	case "healthcheck":
-		return healthcheck(ctx, cfg.Port)
+		return healthcheck(ctx, cfg.BindAddress, cfg.Port)
 	default:
 		return runServer(ctx, cfg, stdout)
 	}
@@ -107,11 +108,13 @@ func runServer(ctx context.Context, cfg Config, stdout io.Writer) error {
 		Greeting: cfg.Greeting,
 		Ready:    ready,
 	}
-	public, err := listen(cfg.Port, newServer(deps))
+	public, err := listen(cfg.BindAddress, cfg.Port, newServer(deps), logger)
 	if err != nil {
 		return err
 	}
-	logger.Info("listening", "addr", public.listener.Addr().String(), "version", version, "revision", revision)
+	public.listener = limitConnections(public.listener, cfg.MaxConnections, logger)
+	logger.Info("listening", "addr", public.listener.Addr().String(), "version", version, "revision", revision,
+		"max_connections", cfg.MaxConnections, "memory_limit", debug.SetMemoryLimit(-1)) // GOMEMLIMIT, or no limit
 	return serve(ctx, []endpoint{public}, ready, cfg, logger)
 }
 
@@ -121,10 +124,11 @@ type endpoint struct {
 	listener net.Listener
 }
 
-// listen opens port (0 picks a free one) for handler, with the limits that
-// keep a slow or hostile client from holding the server's resources.
-func listen(port int, handler http.Handler) (endpoint, error) {
-	listener, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+// listen opens port (0 picks a free one) on bind for handler, with the
+// limits that keep a slow or hostile client from holding the server's
+// resources.
+func listen(bind string, port int, handler http.Handler, logger *slog.Logger) (endpoint, error) {
+	listener, err := net.Listen("tcp", listenAddr(bind, port))
 	if err != nil {
 		return endpoint{}, fmt.Errorf("listening: %w", err)
 	}
@@ -135,16 +139,20 @@ func listen(port int, handler http.Handler) (endpoint, error) {
 		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          serverErrorLog(logger),
 	}}, nil
 }
 
 // healthcheck asks the server on this machine whether it is alive. Container
 // images built FROM scratch or distroless have no shell and no curl, so the
 // binary checks itself: HEALTHCHECK CMD ["/pingpong", "healthcheck"].
-func healthcheck(ctx context.Context, port int) error {
+func healthcheck(ctx context.Context, bind string, port int) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", port)
+	if ip := net.ParseIP(bind); ip == nil || ip.IsUnspecified() {
+		bind = "127.0.0.1"
+	}
+	url := "http://" + listenAddr(bind, port) + "/healthz"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err

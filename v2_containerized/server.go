@@ -22,7 +22,9 @@ type deps struct {
 
 // newServer builds the whole HTTP API of this stage from its dependencies.
 func newServer(d deps) http.Handler {
-	router := mux.NewRouter()
+	// SkipClean: mux would answer "//ping" with a redirect to the cleaned
+	// path, absolute, on the host an absolute-form request named.
+	router := mux.NewRouter().SkipClean(true)
 	addRoutes(router, d)
 	router.MethodNotAllowedHandler = methodNotAllowed(router)
 	router.NotFoundHandler = notFound()

@@ -24,7 +24,7 @@ import (
 // scrapes the pods on this port directly; an operator reaches it with
 // `kubectl port-forward`.
 func newAdminServer(d deps) http.Handler {
-	router := mux.NewRouter()
+	router := mux.NewRouter().SkipClean(true)
 	addAdminRoutes(router, d)
 	router.MethodNotAllowedHandler = methodNotAllowed(router)
 	router.NotFoundHandler = notFound()
@@ -34,14 +34,18 @@ func newAdminServer(d deps) http.Handler {
 func addAdminRoutes(router *mux.Router, d deps) {
 	handle := instrumented(router, d)
 	handle("/metrics", handleMetrics(d.Registry), http.MethodGet)
-	handle("/admin/reset", requireToken(d.AdminToken, handleReset(d.Counter, d.Logger)), http.MethodPost)
+	// The probes too, so that a full public port never fails them. Their
+	// metrics are the public port's: these are not counted.
+	router.Handle("/healthz", handleHealthz()).Methods(http.MethodGet, http.MethodHead)
+	router.Handle("/readyz", handleReadyz(d.Ready, newFailureLog(d.Logger))).Methods(http.MethodGet, http.MethodHead)
+	handle("/admin/reset", requireToken(d.AdminToken, d.Logger, handleReset(d.Counter, d.Logger, newFailureLog(d.Logger))), http.MethodPost)
 }
 
 // handleReset sets the count back to zero.
-func handleReset(counter Counter, logger *slog.Logger) http.Handler {
+func handleReset(counter Counter, logger *slog.Logger, failures *failureLog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := counter.Reset(r.Context()); err != nil {
-			counterUnavailable(w, err)
+			failures.counterUnavailable(w, err)
 			return
 		}
 		logger.Warn("counter reset through the admin API", "remote", r.RemoteAddr)
@@ -50,17 +54,21 @@ func handleReset(counter Counter, logger *slog.Logger) http.Handler {
 }
 
 // requireToken lets a request through only with "Authorization: Bearer
-// <token>". With no token configured, the admin API is off altogether.
-func requireToken(token string, next http.Handler) http.Handler {
+// <token>" (the scheme in any case, as RFC 9110 section 11.1 says). With no
+// token configured, the admin API is off altogether. A refusal is logged at
+// warn with the caller's address: someone is guessing, or a Job has an old
+// token.
+func requireToken(token string, logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if token == "" {
 			writeError(w, http.StatusForbidden, "the admin API is off: set ADMIN_TOKEN (or ADMIN_TOKEN_FILE) to turn it on")
 			return
 		}
-		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		scheme, given, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 		// A constant-time comparison, so the time taken does not reveal how
 		// much of a guessed token was right.
-		if !ok || subtle.ConstantTimeCompare([]byte(given), []byte(token)) != 1 {
+		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(given), []byte(token)) != 1 {
+			logger.Warn("admin API: a request without the right token refused", "remote", r.RemoteAddr, "path", r.URL.Path)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="pingpong admin"`)
 			writeError(w, http.StatusUnauthorized, "a valid bearer token is required")
 			return

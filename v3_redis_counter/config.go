@@ -24,6 +24,8 @@ import (
 type Config struct {
 	Port            int           `env:"PORT" envDefault:"5000" accepts:"a port number from 1 to 65535, or 0 for any free port"`
 	AdminPort       int           `env:"ADMIN_PORT" envDefault:"9797" accepts:"a port number from 1 to 65535, or 0 for any free port, other than PORT"`
+	BindAddress     string        `env:"BIND_ADDRESS" envDefault:"127.0.0.1" accepts:"the IP address both ports listen on: 127.0.0.1 for this machine only, 0.0.0.0 for every interface (the container image sets it)"`
+	MaxConnections  int           `env:"MAX_CONNECTIONS" envDefault:"1024" accepts:"the most connections the public port holds open at once, 1 or more"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info" accepts:"one of debug, info, warn, error"`
 	Greeting        string        `env:"GREETING" envDefault:"Hello!" accepts:"1 to 200 characters of text on one line"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s" accepts:"a duration above zero, such as 10s"`
@@ -55,8 +57,8 @@ type Config struct {
 
 	// The admin API (POST /admin/reset, on ADMIN_PORT beside /metrics) is off
 	// unless a token is set.
-	AdminToken     string `env:"ADMIN_TOKEN" secret:"true" accepts:"a token, and not together with ADMIN_TOKEN_FILE"`
-	AdminTokenFile string `env:"ADMIN_TOKEN_FILE" accepts:"the path of a readable file holding the token"`
+	AdminToken     string `env:"ADMIN_TOKEN" secret:"true" accepts:"a token of 16 characters or more, no placeholder, and not together with ADMIN_TOKEN_FILE"`
+	AdminTokenFile string `env:"ADMIN_TOKEN_FILE" accepts:"the path of a readable file holding the token, 16 characters or more"`
 
 	// Settings that may change while the service runs (see internal/settings).
 	ConfigFile         string        `env:"CONFIG_FILE" accepts:"the path of a readable settings file of LOG_LEVEL=... and GREETING=... lines"`
@@ -120,6 +122,13 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if cfg.AdminToken, err = secret(cfg.AdminToken, cfg.AdminTokenFile, "AdminTokenFile", getenv); err != nil {
 		return cfg, err
 	}
+	if err := checkToken(cfg.AdminToken, cfg.AdminTokenFile != ""); err != nil {
+		field := "AdminToken"
+		if cfg.AdminTokenFile != "" {
+			field = "AdminTokenFile"
+		}
+		return cfg, invalid(field, getenv, err)
+	}
 	if cfg.RedisSentinelPassword, err = secret(cfg.RedisSentinelPassword, cfg.RedisSentinelPasswordFile, "RedisSentinelPasswordFile", getenv); err != nil {
 		return cfg, err
 	}
@@ -133,6 +142,10 @@ func (c Config) validate(getenv func(string) string) error {
 		return invalid("Port", getenv, nil)
 	case c.AdminPort < 0 || c.AdminPort > 65535 || (c.AdminPort == c.Port && c.Port != 0):
 		return invalid("AdminPort", getenv, nil)
+	case net.ParseIP(c.BindAddress) == nil:
+		return invalid("BindAddress", getenv, nil)
+	case c.MaxConnections < 1:
+		return invalid("MaxConnections", getenv, nil)
 	case !slices.Contains(settings.LogLevels, c.LogLevel):
 		return invalid("LogLevel", getenv, nil)
 	case c.ShutdownTimeout <= 0:
@@ -168,12 +181,15 @@ func (c Config) validate(getenv func(string) string) error {
 		return invalid("ConfigPollInterval", getenv, nil)
 	}
 	if c.RedisURL != "" {
+		// "redis:secret@host" (no //) parses, with no host: go-redis would
+		// quietly dial localhost:6379. The parser's own errors may quote
+		// the URL, password and all, so the reason is ours.
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || u.Opaque != "" || u.Hostname() == "" {
+			return invalid("RedisURL", getenv, errors.New("not a URL of the form redis://host:port"))
+		}
 		if _, err := redis.ParseURL(c.RedisURL); err != nil {
-			var urlErr *url.Error
-			if errors.As(err, &urlErr) {
-				err = urlErr.Err // url.Error repeats the whole URL, password and all
-			}
-			return invalid("RedisURL", getenv, err)
+			return invalid("RedisURL", getenv, errors.New("not a URL go-redis accepts"))
 		}
 	}
 	if c.RedisAddr != "" {
@@ -215,7 +231,8 @@ func (c Config) readSettings() (settings.Settings, error) {
 }
 
 // secret returns value, or else the content of the file named by the field
-// fileField (a mounted Kubernetes Secret, say), without its final newline.
+// fileField (a mounted Kubernetes Secret, say), without the white space
+// around it (a final newline, a stray space or tab an editor left).
 func secret(value, path, fileField string, getenv func(string) string) (string, error) {
 	if path == "" {
 		return value, nil
@@ -224,7 +241,29 @@ func secret(value, path, fileField string, getenv func(string) string) (string, 
 	if err != nil {
 		return "", invalid(fileField, getenv, err)
 	}
-	return strings.TrimRight(string(data), "\r\n"), nil
+	return strings.TrimSpace(string(data)), nil
+}
+
+// minTokenLength is the shortest admin token accepted: 16 random characters
+// cannot be guessed over HTTP.
+const minTokenLength = 16
+
+// checkToken refuses an admin token that can be guessed: too short, or a
+// placeholder copied from an example. A file that was given must hold one:
+// an empty file is a mistake, not a way to turn the admin API off.
+func checkToken(token string, fromFile bool) error {
+	lower := strings.ToLower(token)
+	switch {
+	case token == "" && !fromFile:
+		return nil // no token: the admin API is off
+	case token == "":
+		return errors.New("the file is empty")
+	case len(token) < minTokenLength:
+		return fmt.Errorf("the token is shorter than %d characters", minTokenLength)
+	case strings.Contains(lower, "change-me") || strings.Contains(lower, "changeme") || strings.Contains(lower, "change_me"):
+		return errors.New("the token is a placeholder: generate one, such as with `openssl rand -hex 32`")
+	}
+	return nil
 }
 
 // invalid builds the error for the Config field with this name from the
@@ -239,11 +278,15 @@ func invalid(field string, getenv func(string) string, reason error) error {
 	return &ConfigError{Var: name, Value: value, Accepts: f.Tag.Get("accepts"), Reason: reason}
 }
 
-// redact hides a secret in an error message: a URL keeps all but its
-// password, anything else is hidden whole.
+// redact hides a secret in an error message, whatever its shape. A URL of
+// the form scheme://host keeps its scheme, host, port and path, and loses
+// its user and password; anything else (a password that happens to read as
+// a URL, such as "s3cret:hunter2" or "redis:pw@host") is hidden whole.
 func redact(value string) string {
-	if u, err := url.Parse(value); err == nil && u.Scheme != "" {
-		return u.Redacted()
+	u, err := url.Parse(value)
+	if err != nil || u.Opaque != "" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "(hidden)"
 	}
-	return "(hidden)"
+	u.User = nil
+	return u.String()
 }

@@ -41,11 +41,11 @@ func handleRoot(info instance, greeting func() string) http.Handler {
 
 // handleCount answers a count: the next one for /ping (counter.Next), the
 // current one for /count (counter.Current).
-func handleCount(count func(context.Context) (int64, error), info instance) http.Handler {
+func handleCount(count func(context.Context) (int64, error), info instance, failures *failureLog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, err := count(r.Context())
 		if err != nil {
-			counterUnavailable(w, err)
+			failures.counterUnavailable(w, err)
 			return
 		}
 		writeCount(w, r, n, info)
@@ -62,21 +62,20 @@ func handleHealthz() http.Handler {
 }
 
 // handleReadyz is the readiness check: should this instance get traffic now?
-func handleReadyz(ready *readiness) http.Handler {
+// The answer says why not in a fixed text; the cause of a Redis failure goes
+// to the log.
+func handleReadyz(ready *readiness, failures *failureLog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ready.shuttingDown.Load() {
+			writeError(w, http.StatusServiceUnavailable, "shutting down")
+			return
+		}
 		if err := ready.check(r.Context()); err != nil {
-			writeError(w, http.StatusServiceUnavailable, err.Error())
+			failures.counterUnavailable(w, err)
 			return
 		}
 		writeText(w, http.StatusOK, "ready\n")
 	})
-}
-
-// counterUnavailable answers a Redis failure: 503 with the reason, and a
-// hint to retry, since the service recovers by itself when Redis is back.
-func counterUnavailable(w http.ResponseWriter, err error) {
-	w.Header().Set("Retry-After", "1")
-	writeError(w, http.StatusServiceUnavailable, "counter unavailable: "+err.Error())
 }
 
 // writeCount answers a count as plain text, or as JSON when asked for it.

@@ -132,7 +132,7 @@ func TestCountContinuesAfterAnAppRestart(t *testing.T) {
 // and the reset API, against the same Redis as a running server.
 func TestAdminCommandsAndAPI(t *testing.T) {
 	redis := redistest.Start(t)
-	env := map[string]string{"REDIS_URL": redis.URL(), "ADMIN_TOKEN": "s3cret"}
+	env := map[string]string{"REDIS_URL": redis.URL(), "ADMIN_TOKEN": "s3cret-admin-token-0123"}
 	a := startApp(t, env)
 	for range 7 {
 		a.ping(t)
@@ -174,7 +174,7 @@ func TestAdminCommandsAndAPI(t *testing.T) {
 	if got := a.ping(t); got != 2 {
 		t.Errorf("a rejected reset changed the count: ping answered %d, want 2", got)
 	}
-	if status := reset("s3cret"); status != http.StatusOK {
+	if status := reset("s3cret-admin-token-0123"); status != http.StatusOK {
 		t.Errorf("reset with the token: %d, want 200", status)
 	}
 	if got := a.ping(t); got != 1 {

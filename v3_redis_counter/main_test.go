@@ -234,7 +234,7 @@ func TestRunCountsOnTheEmbeddedRedis(t *testing.T) {
 	if got := decodeCount(t, string(body)); got != 4 {
 		t.Errorf("JSON ping answered %d, want 4", got)
 	}
-	if err := run(context.Background(), []string{"pingpong", "healthcheck"}, environment(map[string]string{"PORT": strings.TrimPrefix(a.url, "http://127.0.0.1:")}), io.Discard); err != nil {
+	if err := run(context.Background(), []string{"pingpong", "healthcheck"}, environment(map[string]string{"ADMIN_PORT": strings.TrimPrefix(a.adminURL, "http://127.0.0.1:")}), io.Discard); err != nil {
 		t.Errorf("healthcheck against the running server: %v", err)
 	}
 	if err := a.stop(); err != nil {

@@ -35,9 +35,11 @@ type deps struct {
 // newServer builds the whole public HTTP API of this stage from its
 // dependencies.
 func newServer(d deps) http.Handler {
-	router := mux.NewRouter()
+	// SkipClean: mux would answer "//ping" with a redirect to the cleaned
+	// path, absolute, on the host an absolute-form request named.
+	router := mux.NewRouter().SkipClean(true)
 	addRoutes(router, d)
-	router.MethodNotAllowedHandler = methodNotAllowed(router)
+	router.MethodNotAllowedHandler = instrument(d.Registry, "method_not_allowed", methodNotAllowed(router))
 	router.NotFoundHandler = instrument(d.Registry, "not_found", notFound())
 	return accessLog(d.Logger, inFlight(d.Registry, closeWhileDraining(d.Ready, http.MaxBytesHandler(router, maxRequestBytes))))
 }
@@ -47,14 +49,15 @@ func newServer(d deps) http.Handler {
 // that no caller can create new time series by inventing paths.
 func addRoutes(router *mux.Router, d deps) {
 	handle := instrumented(router, d)
+	failures := newFailureLog(d.Logger)
 	handle("/", handleRoot(d.Instance, d.Greeting), http.MethodGet, http.MethodHead)
 	// /ping is GET only, though it changes state, because `curl /ping` is
 	// the workshop's whole interface; HEAD is not allowed, so that a link
 	// checker cannot count pings.
-	handle("/ping", handleCount(d.Counter.Next, d.Instance), http.MethodGet)
-	handle("/count", handleCount(d.Counter.Current, d.Instance), http.MethodGet, http.MethodHead)
+	handle("/ping", handleCount(d.Counter.Next, d.Instance, failures), http.MethodGet)
+	handle("/count", handleCount(d.Counter.Current, d.Instance, failures), http.MethodGet, http.MethodHead)
 	handle("/healthz", handleHealthz(), http.MethodGet, http.MethodHead)
-	handle("/readyz", handleReadyz(d.Ready), http.MethodGet, http.MethodHead)
+	handle("/readyz", handleReadyz(d.Ready, failures), http.MethodGet, http.MethodHead)
 }
 
 // notFound answers 404 in the same JSON shape as every other error.
