@@ -21,7 +21,9 @@ var workshop = []string{
 	"v2_containerized/README.md",
 	"v3_redis_counter/README.md",
 	"README.md#compose",
+	"k8s/CLUSTERS.md",
 	"k8s/README.md",
+	"k8s/REDIS-HA.md",
 	"helm/pingpong/README.md",
 	"monitoring/README.md",
 	"TROUBLESHOOTING.md",
@@ -37,6 +39,11 @@ func TestREADMEs(t *testing.T) {
 		CI:        harness.InCI(),
 		PortGrace: 30 * time.Second,
 	}
+	// PINGPONG_PLATFORM selects the blocks marked `platform NAME`; the
+	// others count as skipped, and the summary says how many and why.
+	platform := os.Getenv("PINGPONG_PLATFORM")
+	skipped := map[string]int{}
+	t.Cleanup(func() { t.Log(SkipSummary(skipped)) })
 	for _, entry := range workshop {
 		t.Run(entry, func(t *testing.T) {
 			name, section, _ := strings.Cut(entry, "#")
@@ -69,7 +76,7 @@ func TestREADMEs(t *testing.T) {
 				}
 				t.Skipf("%s has no section %q yet", name, section)
 			}
-			steps := doc.Part(section)
+			steps := ForPlatform(doc.Part(section), platform)
 			if !runsSomething(steps) {
 				// A README that runs nothing proves nothing.
 				if harness.InCI() {
@@ -90,7 +97,13 @@ func TestREADMEs(t *testing.T) {
 			for _, f := range res.Failures {
 				t.Error(f)
 			}
+			SkipCounts(steps, skipped)
 			if res.Skipped != "" {
+				for _, s := range steps {
+					if s.Kind == Run {
+						skipped["the README could not run: "+res.Skipped]++
+					}
+				}
 				t.Skip(res.Skipped)
 			}
 		})
