@@ -28,6 +28,7 @@ var workshop = []string{
 	"monitoring/README.md",
 	"TROUBLESHOOTING.md",
 	"bench/README.md",
+	"k8s/CLUSTERS.md#teardown",
 }
 
 // TestREADMEs runs every README of the workshop, one after the other: they
@@ -77,6 +78,10 @@ func TestREADMEs(t *testing.T) {
 				t.Skipf("%s has no section %q yet", name, section)
 			}
 			steps := ForPlatform(doc.Part(section), platform)
+			if !runsSomething(steps) && runsSomething(doc.Part(section)) {
+				// Chosen, not missing: every block is for another platform.
+				t.Skipf("every block%s is for a platform other than PINGPONG_PLATFORM=%q", inSection(section), platform)
+			}
 			if !runsSomething(steps) {
 				// A README that runs nothing proves nothing.
 				if harness.InCI() {
