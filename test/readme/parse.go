@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -52,7 +53,10 @@ type Step struct {
 	Exit       int    // the exit status the block must end with (run)
 	URL        string // what a wait polls
 	Reason     string // why a block is skipped
-	Output     *Output
+	// Platform is the one platform the block is for (`platform kind`), or
+	// "" for a block that runs everywhere.
+	Platform string
+	Output   *Output
 }
 
 // Output is the expected output printed after a run block.
@@ -284,12 +288,16 @@ func (p *parser) block(n int, lang, text string) *Step {
 				p.problem(mk.line, "bad exit status %q in %s: use a number from 0 to 255", arg, mk.raw)
 			}
 			s.Exit = code
+		case word == "platform" && Platforms[arg]:
+			s.Platform = arg
+		case word == "platform":
+			p.problem(mk.line, "unknown platform %q in %s; known: docker-desktop, k3s, kind, minikube", arg, mk.raw)
 		case word == "wait":
 			p.problem(mk.line, "%s: a wait is its own marker, on its own line after the background block: <!-- wait: %s -->", mk.raw, arg)
 		default:
-			accepted := "needs WHAT, timeout DURATION"
+			accepted := "needs WHAT, timeout DURATION, platform NAME"
 			if s.Kind == Run {
-				accepted = "background, needs WHAT (docker, cluster or a program), timeout DURATION, exit N"
+				accepted = "background, needs WHAT (docker, cluster or a program), timeout DURATION, exit N, platform NAME"
 			}
 			p.problem(mk.line, "unknown option %q in %s; accepted: %s", opt, mk.raw, accepted)
 		}
@@ -349,6 +357,58 @@ func loopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// Platforms are the names a `platform` option accepts: the clusters a
+// learner may run the k8s stage on (k8s/CLUSTERS.md).
+var Platforms = map[string]bool{"kind": true, "minikube": true, "k3s": true, "docker-desktop": true}
+
+// ForPlatform turns the blocks of other platforms into skipped ones, with
+// the reason "platform NAME": a block marked `platform kind` runs only when
+// platform is "kind" (PINGPONG_PLATFORM). Blocks without a platform are
+// kept as they are.
+func ForPlatform(steps []Step, platform string) []Step {
+	out := make([]Step, 0, len(steps))
+	for _, s := range steps {
+		if s.Platform != "" && s.Platform != platform && (s.Kind == Run || s.Kind == Cleanup) {
+			s = Step{Kind: Skip, Line: s.Line, Text: s.Text, Section: s.Section, Platform: s.Platform,
+				Reason: "platform " + s.Platform}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// SkipCounts counts the skipped blocks of steps by reason.
+func SkipCounts(steps []Step, counts map[string]int) {
+	for _, s := range steps {
+		if s.Kind == Skip {
+			counts[s.Reason]++
+		}
+	}
+}
+
+// SkipSummary says how many blocks were not run and why, most frequent
+// reason first, e.g. "12 README blocks not run: 5 platform kind, ...".
+func SkipSummary(counts map[string]int) string {
+	total := 0
+	reasons := make([]string, 0, len(counts))
+	for r, n := range counts {
+		total += n
+		reasons = append(reasons, r)
+	}
+	sort.Slice(reasons, func(i, j int) bool {
+		if counts[reasons[i]] != counts[reasons[j]] {
+			return counts[reasons[i]] > counts[reasons[j]]
+		}
+		return reasons[i] < reasons[j]
+	})
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d README blocks not run:", total)
+	for _, r := range reasons {
+		fmt.Fprintf(&b, "\n  %3d  %s", counts[r], r)
+	}
+	return b.String()
 }
 
 // Part selects the steps of one section ("" = those outside any section).

@@ -26,11 +26,14 @@ var workshop = []string{
 	"v3_redis_counter/ADMIN.md",
 	"v3_redis_counter/SECURITY.md",
 	"README.md#compose",
+	"k8s/CLUSTERS.md",
 	"k8s/README.md",
+	"k8s/REDIS-HA.md",
 	"helm/pingpong/README.md",
 	"monitoring/README.md",
 	"TROUBLESHOOTING.md",
 	"bench/README.md",
+	"k8s/CLUSTERS.md#teardown",
 }
 
 // TestREADMEs runs every README of the workshop, one after the other: they
@@ -42,6 +45,11 @@ func TestREADMEs(t *testing.T) {
 		CI:        harness.InCI(),
 		PortGrace: 30 * time.Second,
 	}
+	// PINGPONG_PLATFORM selects the blocks marked `platform NAME`; the
+	// others count as skipped, and the summary says how many and why.
+	platform := os.Getenv("PINGPONG_PLATFORM")
+	skipped := map[string]int{}
+	t.Cleanup(func() { t.Log(SkipSummary(skipped)) })
 	for _, entry := range workshop {
 		t.Run(entry, func(t *testing.T) {
 			name, section, _ := strings.Cut(entry, "#")
@@ -74,7 +82,11 @@ func TestREADMEs(t *testing.T) {
 				}
 				t.Skipf("%s has no section %q yet", name, section)
 			}
-			steps := doc.Part(section)
+			steps := ForPlatform(doc.Part(section), platform)
+			if !runsSomething(steps) && runsSomething(doc.Part(section)) {
+				// Chosen, not missing: every block is for another platform.
+				t.Skipf("every block%s is for a platform other than PINGPONG_PLATFORM=%q", inSection(section), platform)
+			}
 			if !runsSomething(steps) {
 				// A README that runs nothing proves nothing.
 				if harness.InCI() {
@@ -95,7 +107,13 @@ func TestREADMEs(t *testing.T) {
 			for _, f := range res.Failures {
 				t.Error(f)
 			}
+			SkipCounts(steps, skipped)
 			if res.Skipped != "" {
+				for _, s := range steps {
+					if s.Kind == Run {
+						skipped["the README could not run: "+res.Skipped]++
+					}
+				}
 				t.Skip(res.Skipped)
 			}
 		})

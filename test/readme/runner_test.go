@@ -347,3 +347,51 @@ func TestPortTakenBeforeBackground(t *testing.T) {
 		t.Errorf("the server started with & still listens on %d after the README", f.port)
 	}
 }
+
+func TestPlatformSelection(t *testing.T) {
+	for _, tc := range []struct {
+		platform string
+		ran      string
+		skipped  map[string]int
+	}{
+		{"", "everywhere\n", map[string]int{"platform kind": 2, "platform minikube": 1, "a learner's own choice": 1}},
+		{"kind", "everywhere\nkind\nkind cleanup\n", map[string]int{"platform minikube": 1, "a learner's own choice": 1}},
+		{"minikube", "everywhere\nminikube\n", map[string]int{"platform kind": 2, "a learner's own choice": 1}},
+	} {
+		t.Run("PINGPONG_PLATFORM="+tc.platform, func(t *testing.T) {
+			f := loadFixture(t, "platforms.md")
+			steps := ForPlatform(f.doc.Part(""), tc.platform)
+			res := testRunner(t).Run(t.Context(), f.doc, f.dir, steps)
+			if len(res.Failures) != 0 || res.Skipped != "" {
+				t.Fatalf("%+v", res)
+			}
+			b, err := os.ReadFile(filepath.Join(f.dir, "ran"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b) != tc.ran {
+				t.Errorf("ran:\n%s\nwant:\n%s", b, tc.ran)
+			}
+			got := map[string]int{}
+			SkipCounts(steps, got)
+			if fmt.Sprint(got) != fmt.Sprint(tc.skipped) {
+				t.Errorf("skipped %v, want %v", got, tc.skipped)
+			}
+		})
+	}
+}
+
+func TestSkipSummary(t *testing.T) {
+	got := SkipSummary(map[string]int{"platform kind": 2, "needs a cloud account": 5, "platform k3s": 2})
+	want := "9 README blocks not run:\n    5  needs a cloud account\n    2  platform k3s\n    2  platform kind"
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestUnknownPlatform(t *testing.T) {
+	_, err := Parse("x.md", "<!-- run: platform aks -->\n```sh\necho\n```\n")
+	if err == nil || !strings.Contains(err.Error(), `x.md:1: unknown platform "aks"`) {
+		t.Errorf("an unknown platform should be reported, got %v", err)
+	}
+}

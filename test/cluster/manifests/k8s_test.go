@@ -75,14 +75,14 @@ func TestKustomization(t *testing.T) {
 	}
 }
 
-// "Pick your cluster" in k8s/README.md tells minikube, kind and Docker Desktop users to uncomment
-// the patch at the top of ingress/kustomization.yaml: uncommented, it renders the Ingress with
-// the class nginx; left commented (the control), the class stays traefik.
+// ingress/kustomization.yaml tells a learner whose controller has another class to uncomment its
+// patch (remove "# "): uncommented, it renders the Ingress with the class my-class; left
+// commented (the control), the class stays traefik.
 func TestIngressClassPatch(t *testing.T) {
 	for _, tt := range []struct {
 		uncomment bool
 		class     string
-	}{{false, "traefik"}, {true, "nginx"}} {
+	}{{false, "traefik"}, {true, "my-class"}} {
 		t.Run(tt.class, func(t *testing.T) {
 			dir := kustomizationWith(t, "ingress")
 			if tt.uncomment {
@@ -97,7 +97,7 @@ func TestIngressClassPatch(t *testing.T) {
 }
 
 // uncommentPatch does what a learner does to the commented patch of a kustomization: removes
-// "#   " from the lines from "patches:" on.
+// "# " from the lines from "# patches:" on.
 func uncommentPatch(t *testing.T, file string) {
 	t.Helper()
 	data, err := os.ReadFile(file)
@@ -105,12 +105,12 @@ func uncommentPatch(t *testing.T, file string) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(string(data), "\n")
-	start := slices.Index(lines, "#   patches:")
+	start := slices.Index(lines, "# patches:")
 	if start < 0 {
 		t.Fatalf("%s has no commented patches: block", file)
 	}
-	for i := start; i < len(lines) && strings.HasPrefix(lines[i], "#   "); i++ {
-		lines[i] = strings.TrimPrefix(lines[i], "#   ")
+	for i := start; i < len(lines) && strings.HasPrefix(lines[i], "# "); i++ {
+		lines[i] = strings.TrimPrefix(lines[i], "# ")
 	}
 	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
 		t.Fatal(err)
@@ -252,15 +252,16 @@ func TestK8sResetJob(t *testing.T) {
 	}
 }
 
-// k8sFiles lists the YAML files under k8s/ except the kustomizations and kind-config.yaml (a
-// kind config, not a Kubernetes object: TestKindConfig reads it), relative to k8s/.
+// k8sFiles lists the YAML files under k8s/ except the kustomizations, kind-config.yaml (a
+// kind config, not a Kubernetes object: TestKindConfig reads it) and traefik-values.yaml (values
+// for Traefik's chart), relative to k8s/.
 func k8sFiles(t *testing.T) []string {
 	t.Helper()
 	root := repoPath(t, "k8s")
 	var files []string
 	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || filepath.Ext(path) != ".yaml" ||
-			d.Name() == "kustomization.yaml" || d.Name() == "kind-config.yaml" {
+			d.Name() == "kustomization.yaml" || d.Name() == "kind-config.yaml" || d.Name() == "traefik-values.yaml" {
 			return err
 		}
 		rel, err := filepath.Rel(root, path)

@@ -6,12 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
 	kindv1alpha4 "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 )
 
-// k8s/kind-config.yaml is what the README's kind steps create the cluster from: one node whose
-// ports 80 and 443 are the machine's, labelled for the Ingress controller. It decodes strictly
+// k8s/kind-config.yaml is what CLUSTERS.md's kind steps create the cluster from: one node whose
+// ports 30080 and 30443 (Traefik's node ports, k8s/traefik-values.yaml) are the machine's 80 and 443. It decodes strictly
 // into kind's own types, so a misspelt field fails here and not as a setting kind drops.
 func TestKindConfig(t *testing.T) {
 	data, err := os.ReadFile(repoPath(t, "k8s", "kind-config.yaml"))
@@ -27,15 +26,11 @@ func TestKindConfig(t *testing.T) {
 	}
 	node := cluster.Nodes[0]
 
-	for _, port := range []int32{80, 443} {
-		want := kindv1alpha4.PortMapping{ContainerPort: port, HostPort: port, Protocol: kindv1alpha4.PortMappingProtocolTCP}
+	for nodePort, host := range map[int32]int32{30080: 80, 30443: 443} {
+		want := kindv1alpha4.PortMapping{ContainerPort: nodePort, HostPort: host, Protocol: kindv1alpha4.PortMappingProtocolTCP}
 		if !slices.Contains(node.ExtraPortMappings, want) {
 			t.Errorf("no port mapping %+v in %+v", want, node.ExtraPortMappings)
 		}
-	}
-
-	if !slices.ContainsFunc(node.KubeadmConfigPatches, labelsIngressReady) {
-		t.Errorf("no InitConfiguration patch gives the node the label ingress-ready=true: %q", node.KubeadmConfigPatches)
 	}
 
 	// The controls: the same file with one field misspelt, at the level of the node and inside a
@@ -43,7 +38,7 @@ func TestKindConfig(t *testing.T) {
 	// decode. Each edit must change the file, or the control proves nothing.
 	controls := []struct{ name, old, new, err string }{
 		{"misspelt node field", "extraPortMappings:", "extraPortMapping:", "field extraPortMapping not found"},
-		{"misspelt port mapping field", "containerPort: 80", "containerPorts: 80", "field containerPorts not found"},
+		{"misspelt port mapping field", "containerPort: 30080", "containerPorts: 30080", "field containerPorts not found"},
 		{"unknown protocol", "protocol: TCP", "protocol: TPC", `Unknown PortMappingProtocol: "TPC"`},
 		{"other apiVersion", "kind.x-k8s.io/v1alpha4", "kind.x-k8s.io/v1alpha3", "want kind.x-k8s.io/v1alpha4"},
 	}
@@ -59,20 +54,4 @@ func TestKindConfig(t *testing.T) {
 			}
 		})
 	}
-}
-
-// labelsIngressReady reports whether a kubeadm patch is an InitConfiguration whose kubelet gets
-// the node label ingress-ready=true (node-labels is a comma-separated list).
-func labelsIngressReady(patch string) bool {
-	var p struct {
-		Kind             string `yaml:"kind"`
-		NodeRegistration struct {
-			KubeletExtraArgs map[string]string `yaml:"kubeletExtraArgs"`
-		} `yaml:"nodeRegistration"`
-	}
-	if err := yaml.Unmarshal([]byte(patch), &p); err != nil || p.Kind != "InitConfiguration" {
-		return false
-	}
-	labels := strings.Split(p.NodeRegistration.KubeletExtraArgs["node-labels"], ",")
-	return slices.Contains(labels, "ingress-ready=true")
 }
