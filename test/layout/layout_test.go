@@ -92,3 +92,44 @@ func TestCoreStepFitsOnAProjector(t *testing.T) {
 		}
 	}
 }
+
+// stageREADMEs are the pages a learner reads as a stage or a deep dive.
+var stageREADMEs = []string{
+	"v1_flask_equivalent/README.md",
+	"v2_containerized/README.md",
+	"v3_redis_counter/README.md",
+	"v3_redis_counter/COALESCING.md",
+	"v3_redis_counter/HA.md",
+	"v3_redis_counter/ADMIN.md",
+	"k8s/CLUSTERS.md",
+	"k8s/README.md",
+	"k8s/REDIS-HA.md",
+	"helm/pingpong/README.md",
+	"monitoring/README.md",
+}
+
+// TestEachStageOpensWithWhatItTakes: a stage's page says, within its first
+// 20 lines, what you build, how long it takes, what you need and which
+// ports it opens; stage 3's core path reads in one sitting (300 lines).
+func TestEachStageOpensWithWhatItTakes(t *testing.T) {
+	for _, name := range stageREADMEs {
+		data, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(data), "\n")
+		head := strings.Join(lines[:min(20, len(lines))], "\n")
+		for _, row := range []string{"| **you build** |", "| **time** |", "| **you need** |", "| **ports** |"} {
+			if !strings.Contains(head, row) {
+				t.Errorf("%s: no %q row in its first 20 lines", name, row)
+			}
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(root, "v3_redis_counter/README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), "\n"); n > 300 {
+		t.Errorf("v3_redis_counter/README.md has %d lines, want at most 300", n)
+	}
+}
