@@ -16,7 +16,7 @@ service="${pod%-*}"
 pods="$service-0 $service-1 $service-2"
 me="$pod.$service"
 master_name=pingpong # the name the Sentinels (and the app, REDIS_MASTER_NAME) know the master by
-sentinel_conf=/data/sentinel.conf
+sentinel_conf="${SENTINEL_CONF:-/data/sentinel.conf}" # kept on the volume; a test points it elsewhere
 
 # ask_sentinels prints the master a running Sentinel names, if any answers. They follow every
 # failover, so they are the first to trust.
@@ -84,6 +84,7 @@ CONF
 sentinel)
   # Sentinel rewrites its configuration file with all it learns (the current master, the other
   # Sentinels, its own id): it is written here at the first start only, and kept on the volume.
+  # The password lines come below, at every start.
   if [ ! -f "$sentinel_conf" ]; then
     master="$(find_master)"
     cat >"$sentinel_conf" <<CONF
@@ -93,10 +94,8 @@ dir /data
 sentinel resolve-hostnames yes
 sentinel announce-hostnames yes
 sentinel announce-ip $me
-requirepass $REDIS_PASSWORD
 # Two Sentinels must agree that the master is down.
 sentinel monitor $master_name $master 6379 2
-sentinel auth-pass $master_name $REDIS_PASSWORD
 # How long the master may not answer before it is down. A deleted pod is back in about 7 s
 # (measured on a small node): the Sentinels must promote a replica well before, or the old
 # master simply comes back. Longer makes every failover slower; shorter, a busy node may be
@@ -109,6 +108,17 @@ sentinel failover-timeout $master_name 5000
 sentinel parallel-syncs $master_name 1
 CONF
   fi
+  # The password, though, is set again at every start, from the Secret: Sentinel keeps the one
+  # it was given in its file, and after a change of the Secret it would no longer get into
+  # Redis, nor let the app in. The lines it rewrote with the old one go; the new ones come last
+  # (auth-pass must follow monitor).
+  grep -v -e '^requirepass ' -e "^sentinel auth-pass $master_name " -e '^user default ' \
+    "$sentinel_conf" >"$sentinel_conf.new" || true
+  cat >>"$sentinel_conf.new" <<CONF
+requirepass $REDIS_PASSWORD
+sentinel auth-pass $master_name $REDIS_PASSWORD
+CONF
+  mv "$sentinel_conf.new" "$sentinel_conf"
   # When no other Sentinel runs (every pod was restarted at once), wait for the master to answer
   # before starting: a Sentinel would call it down while it is still loading its data, and
   # promote a replica that may lack the last counts. After 20 s, start anyway (well before

@@ -16,6 +16,9 @@ import (
 const (
 	replicas     = 3
 	grafanaImage = "grafana/grafana:11.6.0"
+	// The password docker-compose.yml gives Redis when .env sets none.
+	redisPassword   = "pingpong-local"
+	grafanaPassword = "grafana-test-password"
 )
 
 // TestStack runs the whole stack of docker-compose.yml at the top: the pings a learner sends
@@ -28,6 +31,7 @@ func TestStack(t *testing.T) {
 		"HOST_PORT=" + strconv.Itoa(lbPort),
 		"PROMETHEUS_PORT=" + strconv.Itoa(promPort),
 		"GRAFANA_PORT=" + strconv.Itoa(grafanaPort),
+		"GRAFANA_ADMIN_PASSWORD=" + grafanaPassword,
 	})
 
 	services := []string{"app", "redis", "nginx", "prometheus"}
@@ -114,6 +118,71 @@ func TestStack(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("the ports are published on loopback only", func(t *testing.T) {
+		for _, service := range services {
+			for _, id := range c.Containers(t, service) {
+				// Every binding of every published port: "HostIp:HostPort" lines.
+				out := harness.Docker(t, "inspect", "--format",
+					`{{range $p, $b := .HostConfig.PortBindings}}{{range $b}}{{.HostIp}}:{{.HostPort}}{{"\n"}}{{end}}{{end}}`, id)
+				for line := range strings.Lines(out) {
+					if ip, _, _ := strings.Cut(strings.TrimSpace(line), ":"); ip != "127.0.0.1" {
+						t.Errorf("%s publishes %q: want it on 127.0.0.1 only", service, strings.TrimSpace(line))
+					}
+				}
+			}
+		}
+		// The control: the load balancer is published, and answers on loopback.
+		mustGet(t, base+"/healthz", "", http.StatusOK)
+	})
+
+	t.Run("the Redis password is not on a command line", func(t *testing.T) {
+		id := c.Containers(t, "redis")[0]
+		args := harness.Docker(t, "inspect", "--format", "{{json .Path}} {{json .Args}}", id)
+		ps := harness.Docker(t, "top", id, "-eo", "pid,args")
+		if strings.Contains(args+ps, redisPassword) {
+			t.Errorf("the Redis password shows in the container's command line:\n%s\n%s", args, ps)
+		}
+		// The control: the password is the one Redis asks for.
+		out, err := harness.TryDocker("exec", id, "redis-cli", "--no-auth-warning", "-a", redisPassword, "ping")
+		if err != nil || strings.TrimSpace(out) != "PONG" {
+			t.Errorf("redis-cli with the password: %v %q", err, out)
+		}
+		if out, _ := harness.TryDocker("exec", "-e", "REDISCLI_AUTH=", id, "redis-cli", "ping"); strings.Contains(out, "PONG") {
+			t.Errorf("Redis answers without the password: %q", out)
+		}
+	})
+
+	if slices.Contains(services, "grafana") {
+		t.Run("grafana shows nothing without a login", func(t *testing.T) {
+			url := fmt.Sprintf("http://127.0.0.1:%d", grafanaPort)
+			var r response
+			var err error
+			for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+				if r, err = get(url+"/api/health", ""); err == nil && r.status == http.StatusOK {
+					break
+				}
+			}
+			if r, err = get(url+"/api/search", ""); err != nil || r.status != http.StatusUnauthorized {
+				t.Errorf("GET /api/search without a login: %v %d, want 401", err, r.status)
+			}
+			for _, login := range []struct {
+				password string
+				want     int
+			}{{"admin", http.StatusUnauthorized}, {grafanaPassword, http.StatusOK}} {
+				req, _ := http.NewRequest(http.MethodGet, url+"/api/search", nil)
+				req.SetBasicAuth("admin", login.password)
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != login.want {
+					t.Errorf("GET /api/search as admin with password %q: %d, want %d", login.password, resp.StatusCode, login.want)
+				}
+			}
+		})
+	}
 
 	t.Run("prometheus scrapes every replica", func(t *testing.T) {
 		url := fmt.Sprintf("http://127.0.0.1:%d", promPort)

@@ -149,6 +149,26 @@ in-memory counter, one per pod, and every pod would count on its own.
 {{- end }}
 
 {{/*
+Generated secrets need a cluster to be kept in: `helm install` and `helm upgrade` look up the
+release's Secret and keep what it holds. `helm template`, `helm lint` and Argo CD (which renders
+with `helm template`) see no cluster, so every render would generate new values: there the chart
+stops, with one line that names the values to set. Listing the namespace's Secrets tells the two
+apart: on a cluster the answer is a list (perhaps empty), with no cluster it is nothing.
+*/}}
+{{- define "pingpong.validateSecrets" -}}
+{{- $missing := list }}
+{{- if and .Values.redis.enabled (not .Values.redis.auth.existingSecret) (not .Values.redis.auth.password) }}
+{{- $missing = append $missing "redis.auth.existingSecret" }}
+{{- end }}
+{{- if and (not .Values.adminToken.existingSecret) (not .Values.adminToken.value) }}
+{{- $missing = append $missing "adminToken.existingSecret" }}
+{{- end }}
+{{- if and $missing (not (lookup "v1" "Secret" .Release.Namespace "")) }}
+{{- fail (printf "no cluster to keep generated secrets in (helm template, helm lint, Argo CD): set %s to Secrets you created" (join " and " $missing)) }}
+{{- end }}
+{{- end }}
+
+{{/*
 A secret value in base64: the given value, else the one already stored in the release's Secret
 (so that `helm upgrade` keeps a generated password), else a new random one.
 Usage: include "pingpong.secretValue" (dict "ctx" $ "key" "redis-password" "value" .Values.x)

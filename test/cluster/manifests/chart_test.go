@@ -20,7 +20,7 @@ const kubeVersion = "1.34.4"
 func TestHelmLint(t *testing.T) {
 	for _, values := range []string{"", "all-features.yaml", "sentinel.yaml"} {
 		t.Run("values="+values, func(t *testing.T) {
-			args := []string{"lint", "--strict", "--kube-version", kubeVersion, chart}
+			args := []string{"lint", "--strict", "--kube-version", kubeVersion, chart, "-f", secretsFile(t)}
 			if values != "" {
 				args = append(args, "-f", repoPath(t, "test", "cluster", "manifests", "testdata", values))
 			}
@@ -93,7 +93,7 @@ func TestHelmValuesSchema(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.set, func(t *testing.T) {
-			_, stderr, err := tryRun(t, "helm", "template", "pp", chart, "--kube-version", kubeVersion, "--set", tt.set)
+			_, stderr, err := tryRun(t, "helm", "template", "pp", chart, "--kube-version", kubeVersion, "-f", secretsFile(t), "--set", tt.set)
 			if err == nil {
 				t.Fatalf("helm template --set %s succeeded; the schema should refuse it", tt.set)
 			}
@@ -107,7 +107,7 @@ func TestHelmValuesSchema(t *testing.T) {
 // Without a Redis of its own and without an external one, every pod would count on its own:
 // the chart refuses that.
 func TestHelmRequiresARedis(t *testing.T) {
-	_, stderr, err := tryRun(t, "helm", "template", "pp", chart, "--kube-version", kubeVersion, "--set", "redis.enabled=false")
+	_, stderr, err := tryRun(t, "helm", "template", "pp", chart, "--kube-version", kubeVersion, "-f", secretsFile(t), "--set", "redis.enabled=false")
 	if err == nil || !strings.Contains(string(stderr), "externalRedis") {
 		t.Fatalf("want an error naming externalRedis, got %v:\n%s", err, stderr)
 	}
@@ -128,9 +128,14 @@ func TestHelmTestPodAlwaysRuns(t *testing.T) {
 // testdata (none for the defaults).
 func template(t *testing.T, values string) []byte {
 	t.Helper()
-	args := []string{"template", "pp", chart, "--namespace", "demo", "--kube-version", kubeVersion}
+	args := []string{"template", "pp", chart, "--namespace", "demo", "--kube-version", kubeVersion, "-f", secretsFile(t)}
 	if values != "" {
 		args = append(args, "-f", repoPath(t, "test", "cluster", "manifests", "testdata", values))
 	}
 	return run(t, "helm", args...)
+}
+
+// secretsFile is the values file that gives every secret, for renders without a cluster.
+func secretsFile(t *testing.T) string {
+	return repoPath(t, "test", "cluster", "manifests", "testdata", "secrets.yaml")
 }
