@@ -79,10 +79,13 @@ fuzz: ## Fuzz every parser of outside input for FUZZTIME each (default 10s)
 	go test -run '^$$' -fuzz '^FuzzRedisURL$$' -fuzztime $(FUZZTIME) ./v3_redis_counter
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./v3_redis_counter/internal/settings
 
-tools: ## Install the linters and helm that lint and the tests use, at pinned versions
+tools: ## Install the linters, Helm 4 (helm) and Helm 3 (helm3) that lint and the tests use, at pinned versions
 	GOWORK=off go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	GOWORK=off go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
-	GOWORK=off go install helm.sh/helm/v3/cmd/helm@v3.16.3
+	GOWORK=off go install helm.sh/helm/v4/cmd/helm@v4.3.2
+	@# Helm 3 too, as helm3, for the test that learners on Helm 3 can install, upgrade and roll back.
+	@dir=$$(mktemp -d) && GOWORK=off GOBIN=$$dir go install helm.sh/helm/v3/cmd/helm@v3.21.4 && \
+		mv $$dir/helm $(GOBIN)/helm3 && rmdir $$dir
 
 lint: ## gofmt, go vet, staticcheck, go mod tidy leaving no diff, actionlint, actions pinned
 	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); echo "run: gofmt -w ."; exit 1; }

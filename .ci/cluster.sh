@@ -3,14 +3,15 @@
 #
 #   eval "$(.ci/cluster.sh)"    install what is missing, build the binaries (cached), start the
 #                               Docker engine (.ci/docker.sh) and the node; prints `export
-#                               KUBECONFIG=...`, DOCKER_HOST and the PATH with the node's kubectl
+#                               KUBECONFIG=...`, PINGPONG_TEST_CONTEXT (the node's context, the
+#                               one the tests may change), DOCKER_HOST and the PATH with kubectl
 #   .ci/cluster.sh build        only install and build (the node's binaries and the Docker
 #                               engine's Compose and Buildx), start nothing; with
 #                               --start-engine, also start the Docker engine and build the app's
 #                               image as soon as the engine can
 #   .ci/cluster.sh down         stop the node and remove everything it made
 #
-# The tests also need `helm` on PATH (go install helm.sh/helm/v3/cmd/helm@v3.16.3).
+# The tests also need `helm` (Helm 4) and `helm3` on PATH: `make tools` installs both.
 #
 # Safe to run again: a node that is already up is reused, and every binary is built once and kept
 # under $PINGPONG_CLUSTER_CACHE (default ~/.cache/pingpong-cluster). Cold, on 2 cores, the builds

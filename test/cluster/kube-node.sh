@@ -574,6 +574,7 @@ environment() {
 	export KUBECONFIG=$KUBECONFIG_FILE
 	export PATH=$K8S_BIN:\$PATH
 	export PINGPONG_CLUSTER_STATE=$STATE
+	export PINGPONG_TEST_CONTEXT=pingpong-node
 	EOF
 }
 

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"pingpong/test/harness"
 )
 
 // Runner runs the steps of READMEs, one README at a time.
@@ -600,8 +602,9 @@ func (r *Runner) need(need string) error {
 }
 
 // DefaultCheck tells whether a component is there: docker = DOCKER_HOST is
-// set and `docker info` works; cluster = KUBECONFIG is set and the API
-// server is ready; anything else = a program of that name is on PATH.
+// set and `docker info` works; cluster = KUBECONFIG is set, its current
+// context is the one PINGPONG_TEST_CONTEXT names, and the API server is
+// ready; anything else = a program of that name is on PATH.
 func DefaultCheck(env []string, need string) error {
 	probe := func(variable string, args ...string) error {
 		if v, _ := lookupEnv(env, variable); v == "" {
@@ -620,6 +623,10 @@ func DefaultCheck(env []string, need string) error {
 	case "docker":
 		return probe("DOCKER_HOST", "docker", "info")
 	case "cluster":
+		// Asked first: the blocks apply and delete objects, so they touch only the cluster named.
+		if err := harness.CheckTestContext(env); err != nil {
+			return err
+		}
 		kubeconfig, _ := lookupEnv(env, "KUBECONFIG")
 		for _, f := range filepath.SplitList(kubeconfig) {
 			if _, err := os.Stat(f); err != nil {

@@ -34,9 +34,17 @@ type cluster struct {
 	repo                            string
 }
 
-// setup finds the node, or skips the test (fails it in CI) when there is none.
+// setup finds the node, or skips the test (fails it in CI) when there is none, or when
+// the kubeconfig's current context is not the one PINGPONG_TEST_CONTEXT names.
 func setup(t *testing.T) *cluster {
 	t.Helper()
+	// Asked first: the tests apply and delete objects, so they touch only the cluster named.
+	if err := harness.CheckTestContext(os.Environ()); err != nil {
+		if harness.InCI() {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
 	for _, v := range []string{"KUBECONFIG", "DOCKER_HOST"} {
 		if os.Getenv(v) == "" {
 			msg := fmt.Sprintf("%s is not set: start a node with `eval \"$(.ci/cluster.sh)\"`", v)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pingpong/test/harness"
 )
 
 // The chart, as a learner installs it: `helm install` into a fresh namespace, `helm test`;
@@ -21,6 +23,7 @@ func TestHelm(t *testing.T) {
 	c.dumpOnFailure(t, ns)
 	t.Cleanup(func() { _, _ = command(2*time.Minute, c.repo, c.helm, "uninstall", release, "-n", ns, "--wait") })
 
+	t.Logf("helm: %s", strings.TrimSpace(c.run(t, c.helm, "version", "--short")))
 	c.run(t, c.helm, "install", release, "helm/pingpong", "-n", ns, "--wait", "--timeout=4m",
 		"--set", "ingress.enabled=true,ingress.className=traefik",
 		"--set", "ingress.hosts[0].host=helm.pingpong.local",
@@ -135,4 +138,48 @@ func TestHelmSentinel(t *testing.T) {
 	svc := strings.TrimPrefix(c.serviceURL(t, ha.ns, "pp-pingpong"), "http://") + ":80"
 	c.deleteMasterUnderLoad(t, ha, svc)
 	c.run(t, c.helm, "test", release, "-n", ha.ns, "--logs", "--timeout=2m")
+}
+
+// Helm 3, which learners who installed Helm before Helm 4 still run (as helm3 here): the same
+// chart installs, passes `helm test`, upgrades to a new image and rolls back, counting on.
+func TestHelm3(t *testing.T) {
+	c := setup(t)
+	helm3 := harness.Require(t, "helm3")
+	const ns, release = "pingpong-helm3", "pp3"
+	c.freshNamespace(t, ns)
+	c.dumpOnFailure(t, ns)
+	t.Cleanup(func() { _, _ = command(2*time.Minute, c.repo, helm3, "uninstall", release, "-n", ns, "--wait") })
+
+	version := strings.TrimSpace(c.run(t, helm3, "version", "--short"))
+	t.Logf("helm3: %s", version)
+	if !strings.HasPrefix(version, "v3.") {
+		t.Fatalf("helm3 is %s, want Helm 3", version)
+	}
+	c.run(t, helm3, "install", release, "helm/pingpong", "-n", ns, "--wait", "--timeout=4m")
+	c.run(t, helm3, "test", release, "-n", ns, "--logs", "--timeout=2m")
+	svc := c.serviceURL(t, ns, release+"-pingpong")
+	first := count(t, svc+"/ping", "")
+
+	image := func() string {
+		return c.k(t, "-n", ns, "get", "deployment", release+"-pingpong", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+	}
+	c.run(t, helm3, "upgrade", release, "helm/pingpong", "-n", ns, "--reuse-values", "--wait", "--timeout=4m",
+		"--set", "image.tag=v3-rollout")
+	if got := image(); got != "pingpong:v3-rollout" {
+		t.Fatalf("after helm3 upgrade the Deployment runs %s, want pingpong:v3-rollout", got)
+	}
+	c.run(t, helm3, "test", release, "-n", ns, "--logs", "--timeout=2m")
+	if got := eventuallyCount(t, svc+"/ping", "", time.Minute); got != first+1 {
+		t.Fatalf("after the upgrade ping answered %d, want %d", got, first+1)
+	}
+
+	c.run(t, helm3, "rollback", release, "-n", ns, "--wait", "--timeout=4m")
+	if got := image(); got != "pingpong:v3" {
+		t.Fatalf("after helm3 rollback the Deployment runs %s, want pingpong:v3", got)
+	}
+	c.run(t, helm3, "test", release, "-n", ns, "--logs", "--timeout=2m")
+	if got := eventuallyCount(t, svc+"/ping", "", time.Minute); got != first+2 {
+		t.Fatalf("after the rollback ping answered %d, want %d", got, first+2)
+	}
+	t.Logf("helm3 history:\n%s", c.run(t, helm3, "history", release, "-n", ns))
 }

@@ -74,7 +74,14 @@ func TestKustomize(t *testing.T) {
 	t.Run("the Gateway API route replaces the Ingress", func(t *testing.T) {
 		c.k(t, "-n", ns, "delete", "ingress", "pingpong")
 		c.k(t, "apply", "-k", c.manifests(t, ns, host, "gateway-api"))
+		// Traefik accepts a listener only on an entry point's port: 8000 here, as on k3s and
+		// with Traefik's chart, behind the Service's port 80.
 		c.k(t, "-n", ns, "wait", "--for=condition=Programmed", "gateway/pingpong", "--timeout=1m")
+		t.Logf("gateway/pingpong: listener port %s, Accepted=%s, Traefik's Service port %s to entry point %s",
+			c.k(t, "-n", ns, "get", "gateway", "pingpong", "-o", "jsonpath={.spec.listeners[0].port}"),
+			c.k(t, "-n", ns, "get", "gateway", "pingpong", "-o", `jsonpath={.status.conditions[?(@.type=="Accepted")].status}`),
+			c.k(t, "-n", "traefik", "get", "service", "traefik", "-o", "jsonpath={.spec.ports[0].port}"),
+			c.k(t, "-n", "traefik", "get", "pod", "-l", "app=traefik", "-o", "jsonpath={.items[0].spec.containers[0].ports[0].containerPort}"))
 		if got := eventuallyCount(t, "http://"+c.ingress+"/ping", host, time.Minute); got != last+1 {
 			t.Fatalf("ping through the Gateway answered %d, want %d", got, last+1)
 		}
