@@ -158,7 +158,18 @@ func TestHelm3(t *testing.T) {
 	c.run(t, helm3, "install", release, "helm/pingpong", "-n", ns, "--wait", "--timeout=4m")
 	c.run(t, helm3, "test", release, "-n", ns, "--logs", "--timeout=2m")
 	svc := c.serviceURL(t, ns, release+"-pingpong")
-	first := count(t, svc+"/ping", "")
+	// Each step keeps the count: the next ping answers one more than /count (helm test pings too).
+	countsOn := func(step string) {
+		t.Helper()
+		before := count(t, svc+"/count", "")
+		if got := eventuallyCount(t, svc+"/ping", "", time.Minute); got != before+1 {
+			t.Fatalf("after %s ping answered %d, want %d", step, got, before+1)
+		}
+		if before < 1 {
+			t.Fatalf("after %s the count is %d: the release's Redis lost it", step, before)
+		}
+	}
+	countsOn("the install")
 
 	image := func() string {
 		return c.k(t, "-n", ns, "get", "deployment", release+"-pingpong", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
@@ -169,17 +180,13 @@ func TestHelm3(t *testing.T) {
 		t.Fatalf("after helm3 upgrade the Deployment runs %s, want pingpong:v3-rollout", got)
 	}
 	c.run(t, helm3, "test", release, "-n", ns, "--logs", "--timeout=2m")
-	if got := eventuallyCount(t, svc+"/ping", "", time.Minute); got != first+1 {
-		t.Fatalf("after the upgrade ping answered %d, want %d", got, first+1)
-	}
+	countsOn("the upgrade")
 
 	c.run(t, helm3, "rollback", release, "-n", ns, "--wait", "--timeout=4m")
 	if got := image(); got != "pingpong:v3" {
 		t.Fatalf("after helm3 rollback the Deployment runs %s, want pingpong:v3", got)
 	}
 	c.run(t, helm3, "test", release, "-n", ns, "--logs", "--timeout=2m")
-	if got := eventuallyCount(t, svc+"/ping", "", time.Minute); got != first+2 {
-		t.Fatalf("after the rollback ping answered %d, want %d", got, first+2)
-	}
+	countsOn("the rollback")
 	t.Logf("helm3 history:\n%s", c.run(t, helm3, "history", release, "-n", ns))
 }
