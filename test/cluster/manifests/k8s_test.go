@@ -46,7 +46,8 @@ func TestK8sFilesDecodeStrictly(t *testing.T) {
 func TestKustomization(t *testing.T) {
 	base := []string{
 		"ConfigMap/pingpong", "Deployment/pingpong", "HorizontalPodAutoscaler/pingpong",
-		"Namespace/pingpong", "NetworkPolicy/pingpong", "NetworkPolicy/redis",
+		"Namespace/pingpong", "NetworkPolicy/default-deny", "NetworkPolicy/pingpong",
+		"NetworkPolicy/pingpong-admin", "NetworkPolicy/redis",
 		"PodDisruptionBudget/pingpong", "Secret/pingpong", "Service/pingpong", "Service/redis",
 		"ServiceAccount/pingpong", "StatefulSet/redis",
 	}
