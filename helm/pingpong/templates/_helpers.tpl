@@ -196,3 +196,20 @@ checksum of it would change on every `helm upgrade` and restart Redis for nothin
 {{- define "pingpong.redis.secretChecksum" -}}
 {{- .Values.redis.auth | toJson | sha256sum }}
 {{- end }}
+
+{{/*
+The egress rule to the cluster's DNS, from networkPolicy.dns; called with .Values.networkPolicy.
+*/}}
+{{- define "pingpong.dnsEgress" -}}
+# The cluster's DNS, to find Redis and the Service by name.
+- to:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ .dns.namespace }}
+      podSelector:
+        matchLabels:
+          {{- toYaml .dns.podLabels | nindent 10 }}
+  ports:
+    - {port: 53, protocol: UDP}
+    - {port: 53, protocol: TCP}
+{{- end }}

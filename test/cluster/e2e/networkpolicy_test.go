@@ -14,17 +14,18 @@ import (
 	"pingpong/test/harness"
 )
 
-// TestNetworkPolicies proves that the NetworkPolicies isolate Redis and the
-// app's admin port, with the node's kube-router enforcing them: probe pods try
-// to open a connection and report whether they could. A pod without the app's
-// labels, or with them but in another namespace, is blocked from Redis; a pod
-// with the app's labels in the release's namespace connects, the app counts
-// through Redis, and a pod in the ingress controller's namespace reaches the
-// app's HTTP port. The admin port (/metrics) is closed to an unlabelled pod
-// and open to a pod labelled as Prometheus, and a real Prometheus scrapes every
-// one of them where their annotations say. The control: once
-// the Redis policy is deleted, the same unlabelled probe connects, so the
-// probe can tell the difference. Run for k8s/ and for the chart.
+// TestNetworkPolicies proves that the NetworkPolicies isolate the release, with the node's
+// kube-router enforcing them: probe pods try to open a connection and report whether they could.
+// Default deny: a pod in the release's namespace that no policy opens reaches nothing, not even
+// the app. Redis: a pod without the app's labels, or with them in another namespace, is blocked;
+// a pod with them in the namespace connects, and the app counts through Redis. The app's egress:
+// a pod with its labels reaches Redis and DNS, not the Ingress controller. The HTTP port is open
+// to the Ingress controller's namespaces (traefik, and kube-system where k3s runs it). The admin
+// port (/metrics) is closed to an unlabelled pod and to a pod labelled as Prometheus outside the
+// monitoring namespace, open to one inside it, and a real Prometheus there scrapes every app pod.
+// The control: once the release's policies are deleted, the blocked probes connect, so each
+// probe can tell the difference. Run for k8s/ (monitoring namespace "monitoring", as the
+// manifests name it) and for the chart (networkPolicy.prometheusNamespace set to another).
 func TestNetworkPolicies(t *testing.T) {
 	c := setup(t)
 	const other = "pingpong-netpol-other"
@@ -33,30 +34,38 @@ func TestNetworkPolicies(t *testing.T) {
 	t.Cleanup(func() { c.deleteNamespace(t, other) })
 
 	t.Run("k8s", func(t *testing.T) {
-		const ns = "pingpong-netpol"
+		const ns, monitoring = "pingpong-netpol", "monitoring"
+		// The manifests name the namespace "monitoring": made here unless it is there already.
+		if _, err := command(time.Minute, c.repo, c.kubectl, "get", "namespace", monitoring); err != nil {
+			c.k(t, "create", "namespace", monitoring)
+			t.Cleanup(func() { c.deleteNamespace(t, monitoring) })
+		}
 		c.applyK8s(t, ns, nil)
 		c.k(t, "-n", ns, "rollout", "status", "deployment/pingpong", "--timeout=3m")
 		c.checkIsolation(t, isolated{ns, "app.kubernetes.io/name=pingpong,app.kubernetes.io/instance=pingpong,app.kubernetes.io/component=app",
-			"redis", "pingpong", "redis"}, other)
+			"redis", "pingpong", monitoring}, other)
 	})
 
 	t.Run("chart", func(t *testing.T) {
-		const ns, release = "pingpong-netpol-chart", "np"
+		const ns, release, monitoring = "pingpong-netpol-chart", "np", "pingpong-netpol-monitoring"
+		c.freshNamespace(t, monitoring)
+		t.Cleanup(func() { c.deleteNamespace(t, monitoring) })
 		c.freshNamespace(t, ns)
 		c.dumpOnFailure(t, ns)
 		t.Cleanup(func() { _, _ = command(2*time.Minute, c.repo, c.helm, "uninstall", release, "-n", ns, "--wait") })
+		// The policies are on by default: no value switches them on.
 		c.run(t, c.helm, "install", release, "helm/pingpong", "-n", ns, "--wait", "--timeout=4m",
-			"--set", "networkPolicy.enabled=true")
+			"--set", "networkPolicy.prometheusNamespace="+monitoring)
 		c.checkIsolation(t, isolated{ns, "app.kubernetes.io/name=pingpong,app.kubernetes.io/instance=" + release + ",app.kubernetes.io/component=app",
-			release + "-pingpong-redis", release + "-pingpong", release + "-pingpong-redis"}, other)
+			release + "-pingpong-redis", release + "-pingpong", monitoring}, other)
 	})
 }
 
-// isolated is one installation whose Redis the policies guard.
+// isolated is one installation whose policies are checked.
 type isolated struct {
 	ns, appLabels            string // the namespace, and the labels that let a pod reach Redis
 	redisService, appService string
-	redisPolicy              string // the NetworkPolicy that guards Redis
+	monitoring               string // the namespace whose Prometheus may scrape the admin port
 }
 
 // checkIsolation runs the probes against one installation; other is a namespace of its own.
@@ -65,45 +74,58 @@ func (c *cluster) checkIsolation(t *testing.T, in isolated, other string) {
 	ns := in.ns
 	redis := fmt.Sprintf("%s.%s:6379", in.redisService, ns)
 	appLabels := in.appLabels
-	svc := c.k(t, "-n", ns, "get", "service", in.appService, "-o", "jsonpath={.spec.clusterIP}")
+	svc := c.k(t, "-n", ns, "get", "service", in.appService, "-o", "jsonpath={.spec.clusterIP}") + ":80"
 	podIP := c.k(t, "-n", ns, "get", "pods", "-l", appLabels, "-o", "jsonpath={.items[0].status.podIP}")
 	admin := podIP + ":9797"
+	ingressController := c.ingress + ":80"
 	if got := eventuallyCount(t, "http://"+svc+"/ping", "", time.Minute); got < 1 {
 		t.Fatalf("the app does not count through Redis: %d", got)
 	}
 	t.Logf("the app pods count through Redis with the policies on")
 
-	probes := []struct {
+	type probe struct {
 		name, namespace, labels, target string
 		connects                        bool
-	}{
-		{"an unlabelled pod in the namespace", ns, "", redis, false},
-		{"a pod with the app's labels in another namespace", other, appLabels, redis, false},
-		{"a pod with the app's labels in the namespace", ns, appLabels, redis, true},
-		{"a pod in the ingress controller's namespace, to the app's HTTP port", "traefik", "", svc + ":80", true},
-		{"an unlabelled pod in the namespace, to an app pod's admin port", ns, "", admin, false},
-		{"a pod labelled as Prometheus in another namespace, to an app pod's admin port", other, prometheusLabel, admin, true},
 	}
-	// The probes run side by side: each waits and tries for up to 20 s.
-	pods := make([]probePod, len(probes))
-	for i, p := range probes {
-		pods[i] = c.startProbe(t, p.namespace, p.labels, p.target)
+	// blocked are the probes that the policies stop: the control runs them again without.
+	blocked := []probe{
+		{"an unlabelled pod in the namespace (default deny), to the app's HTTP port", ns, "", svc, false},
+		{"an unlabelled pod in another namespace, to Redis", other, "", redis, false},
+		{"a pod with the app's labels in another namespace, to Redis", other, appLabels, redis, false},
+		{"a pod with the app's labels in the namespace, to the Ingress controller (egress)", ns, appLabels, ingressController, false},
+		{"an unlabelled pod in another namespace, to an app pod's admin port", other, "", admin, false},
+		{"a pod labelled as Prometheus outside " + in.monitoring + ", to an app pod's admin port", other, prometheusLabel, admin, false},
 	}
-	for i, p := range probes {
-		if got := c.probeConnected(t, pods[i]); got != p.connects {
-			t.Errorf("%s → %s: connected %v, want %v", p.name, p.target, got, p.connects)
-		} else {
-			t.Logf("%s → %s: %s, as it should", p.name, p.target, map[bool]string{true: "connected", false: "blocked"}[got])
+	allowed := []probe{
+		{"a pod with the app's labels in the namespace, to Redis", ns, appLabels, redis, true},
+		{"a pod in the ingress controller's namespace, to the app's HTTP port", "traefik", "", svc, true},
+		{"a pod in kube-system (k3s's Traefik), to the app's HTTP port", "kube-system", "", svc, true},
+		{"a pod labelled as Prometheus in " + in.monitoring + ", to an app pod's admin port", in.monitoring, prometheusLabel, admin, true},
+	}
+	run := func(probes []probe, connects func(probe) bool) {
+		t.Helper()
+		// The probes run side by side: each waits and tries for up to 20 s.
+		pods := make([]probePod, len(probes))
+		for i, p := range probes {
+			pods[i] = c.startProbe(t, p.namespace, p.labels, p.target)
+		}
+		for i, p := range probes {
+			want := connects(p)
+			if got := c.probeConnected(t, pods[i]); got != want {
+				t.Errorf("%s → %s: connected %v, want %v", p.name, p.target, got, want)
+			} else {
+				t.Logf("%s → %s: %s, as it should", p.name, p.target, map[bool]string{true: "connected", false: "blocked"}[got])
+			}
 		}
 	}
+	run(append(slices.Clone(blocked), allowed...), func(p probe) bool { return p.connects })
 
-	c.checkPrometheusScrapesEveryPod(t, ns, appLabels, other)
+	c.checkPrometheusScrapesEveryPod(t, ns, appLabels, in.monitoring)
 
-	c.k(t, "-n", ns, "delete", "networkpolicy", in.redisPolicy)
-	if !c.probeConnected(t, c.startProbe(t, ns, "", redis)) {
-		t.Fatalf("the control: with the %s policy deleted, the unlabelled probe still cannot connect to %s: the probe proves nothing", in.redisPolicy, redis)
-	}
-	t.Logf("the control: with the %s policy deleted, the unlabelled pod → %s connected", in.redisPolicy, redis)
+	// The control: without the release's policies, every probe that was blocked connects.
+	c.k(t, "-n", ns, "delete", "networkpolicy", "--all")
+	t.Logf("the control: the policies of %s deleted", ns)
+	run(blocked, func(probe) bool { return true })
 }
 
 // probePod is a probe started in a namespace: a pod of that name.
@@ -182,10 +204,10 @@ spec:
     - {name: data, emptyDir: {}}
 `
 
-// checkPrometheusScrapesEveryPod runs a Prometheus in namespace other that scrapes the app's
+// checkPrometheusScrapesEveryPod runs a Prometheus in namespace monitoring that scrapes the app's
 // pods in ns where their prometheus.io annotations say, and waits until it scrapes every one
 // of them, through the policies.
-func (c *cluster) checkPrometheusScrapesEveryPod(t *testing.T, ns, appLabels, other string) {
+func (c *cluster) checkPrometheusScrapesEveryPod(t *testing.T, ns, appLabels, monitoring string) {
 	t.Helper()
 	want := map[string]bool{}
 	path := ""
@@ -201,7 +223,7 @@ func (c *cluster) checkPrometheusScrapesEveryPod(t *testing.T, ns, appLabels, ot
 	}
 	var manifest strings.Builder
 	if err := template.Must(template.New("").Parse(prometheusManifest)).Execute(&manifest, map[string]string{
-		"Other": other, "Path": path, "Targets": `"` + strings.Join(slices.Sorted(maps.Keys(want)), `", "`) + `"`,
+		"Other": monitoring, "Path": path, "Targets": `"` + strings.Join(slices.Sorted(maps.Keys(want)), `", "`) + `"`,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -210,9 +232,9 @@ func (c *cluster) checkPrometheusScrapesEveryPod(t *testing.T, ns, appLabels, ot
 		t.Fatal(err)
 	}
 	c.k(t, "apply", "-f", file)
-	defer c.k(t, "-n", other, "delete", "pod,configmap", "prometheus", "--wait=false")
-	c.k(t, "-n", other, "wait", "pod/prometheus", "--for=condition=Ready", "--timeout=2m")
-	api := "http://" + c.k(t, "-n", other, "get", "pod", "prometheus", "-o", "jsonpath={.status.podIP}") + ":9090"
+	defer c.k(t, "-n", monitoring, "delete", "pod,configmap", "prometheus", "--wait=false")
+	c.k(t, "-n", monitoring, "wait", "pod/prometheus", "--for=condition=Ready", "--timeout=2m")
+	api := "http://" + c.k(t, "-n", monitoring, "get", "pod", "prometheus", "-o", "jsonpath={.status.podIP}") + ":9090"
 
 	var up map[string]bool
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(2 * time.Second) {
@@ -222,9 +244,9 @@ func (c *cluster) checkPrometheusScrapesEveryPod(t *testing.T, ns, appLabels, ot
 		}
 	}
 	if !maps.Equal(up, want) {
-		t.Fatalf("Prometheus in %s scrapes %v up, want every app pod where its annotations say: %v", other, slices.Sorted(maps.Keys(up)), slices.Sorted(maps.Keys(want)))
+		t.Fatalf("Prometheus in %s scrapes %v up, want every app pod where its annotations say: %v", monitoring, slices.Sorted(maps.Keys(up)), slices.Sorted(maps.Keys(want)))
 	}
-	t.Logf("Prometheus in %s (labelled %s) scrapes all %d app pods up at %s, through the policies: %v", other, prometheusLabel, len(up), path, slices.Sorted(maps.Keys(up)))
+	t.Logf("Prometheus in %s (labelled %s) scrapes all %d app pods up at %s, through the policies: %v", monitoring, prometheusLabel, len(up), path, slices.Sorted(maps.Keys(up)))
 }
 
 // scrapedUp returns the targets of the pingpong job whose last scrape succeeded.

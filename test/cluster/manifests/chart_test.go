@@ -35,8 +35,10 @@ func TestHelmTemplate(t *testing.T) {
 	always := []string{
 		"ConfigMap/pp-pingpong", "Deployment/pp-pingpong", "Pod/pp-pingpong-test-ping",
 		"PodDisruptionBudget/pp-pingpong", "Service/pp-pingpong", "ServiceAccount/pp-pingpong",
+		// The policies are on by default: a default deny, then the app's and the test pod's paths.
+		"NetworkPolicy/pp-pingpong", "NetworkPolicy/pp-pingpong-default-deny", "NetworkPolicy/pp-pingpong-test",
 	}
-	ownRedis := []string{"Service/pp-pingpong-redis", "StatefulSet/pp-pingpong-redis"}
+	ownRedis := []string{"Service/pp-pingpong-redis", "StatefulSet/pp-pingpong-redis", "NetworkPolicy/pp-pingpong-redis"}
 	tests := []struct {
 		values string
 		want   []string
@@ -44,13 +46,13 @@ func TestHelmTemplate(t *testing.T) {
 		{"", append([]string{"Secret/pp-pingpong"}, ownRedis...)},
 		{"all-features.yaml", append([]string{
 			"Secret/pp-pingpong", "ConfigMap/pp-pingpong-dashboard", "HTTPRoute/pp-pingpong",
-			"HorizontalPodAutoscaler/pp-pingpong", "Ingress/pp-pingpong", "NetworkPolicy/pp-pingpong",
-			"NetworkPolicy/pp-pingpong-redis", "PrometheusRule/pp-pingpong", "PodMonitor/pp-pingpong",
+			"HorizontalPodAutoscaler/pp-pingpong", "Ingress/pp-pingpong", "PrometheusRule/pp-pingpong",
+			"PodMonitor/pp-pingpong",
 		}, ownRedis...)},
 		{"external-redis.yaml", []string{"Secret/pp-pingpong"}},
 		{"existing-secrets.yaml", ownRedis},
 		{"sentinel.yaml", []string{
-			"Secret/pp-pingpong", "ConfigMap/pp-pingpong-redis-ha-scripts", "NetworkPolicy/pp-pingpong",
+			"Secret/pp-pingpong", "ConfigMap/pp-pingpong-redis-ha-scripts",
 			"NetworkPolicy/pp-pingpong-redis", "PodDisruptionBudget/pp-pingpong-redis-ha",
 			"Service/pp-pingpong-redis-ha", "StatefulSet/pp-pingpong-redis-ha",
 		}},

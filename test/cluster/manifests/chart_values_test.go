@@ -351,6 +351,36 @@ func TestChartOptionalObjects(t *testing.T) {
 		}
 		find[*networkingv1.NetworkPolicy](t, objects, "pp-pingpong")
 	})
+	t.Run("denies the release's pods everything but the paths it opens, by default", func(t *testing.T) {
+		objects := render(t, "networkPolicy: {prometheusNamespace: observability}")
+		deny := find[*networkingv1.NetworkPolicy](t, objects, "pp-pingpong-default-deny")
+		if len(deny.Spec.Ingress) != 0 || len(deny.Spec.Egress) != 0 || len(deny.Spec.PolicyTypes) != 2 {
+			t.Errorf("default deny: %+v, want both directions and no rule", deny.Spec)
+		}
+		if !selects(t, &deny.Spec.PodSelector, app(t, objects).Spec.Template.Labels) {
+			t.Error("the default deny does not select the app's pods")
+		}
+		policy := find[*networkingv1.NetworkPolicy](t, objects, "pp-pingpong")
+		admin := policy.Spec.Ingress[1]
+		if len(admin.From) != 1 || admin.From[0].NamespaceSelector == nil ||
+			admin.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "observability" ||
+			admin.From[0].PodSelector == nil || admin.From[0].PodSelector.MatchLabels["app.kubernetes.io/name"] != "prometheus" {
+			t.Errorf("the admin port is open to %+v, want Prometheus in the namespace observability only", admin.From)
+		}
+		if len(policy.Spec.Egress) != 2 {
+			t.Errorf("the app may reach %d kinds of peer, want 2 (its Redis, DNS): %+v", len(policy.Spec.Egress), policy.Spec.Egress)
+		}
+		test := find[*networkingv1.NetworkPolicy](t, objects, "pp-pingpong-test")
+		if to := test.Spec.Egress[0].To; len(to) != 1 || !selects(t, to[0].PodSelector, app(t, objects).Spec.Template.Labels) {
+			t.Errorf("helm test's pod may reach %+v, want the app's pods", to)
+		}
+		// The control: switched off, the chart renders no policy at all.
+		for _, obj := range render(t, "networkPolicy: {enabled: false}") {
+			if np, ok := obj.(*networkingv1.NetworkPolicy); ok {
+				t.Errorf("networkPolicy.enabled=false still renders %s", np.Name)
+			}
+		}
+	})
 	t.Run("scrapes the app with the job name the alerting rules expect", func(t *testing.T) {
 		objects := render(t, "metrics: {podMonitor: {enabled: true}}")
 		pm := find[*monitoringv1.PodMonitor](t, objects, "pp-pingpong")

@@ -192,8 +192,9 @@ func checkSentinelSet(t *testing.T, objects []runtime.Object, s sentinelSet) {
 			t.Errorf("another pod (%v) may reach port %d", s.stranger, port)
 		}
 	}
-	if len(np.Spec.PolicyTypes) != 1 || np.Spec.PolicyTypes[0] != networkingv1.PolicyTypeIngress {
-		t.Errorf("policyTypes %v, want [Ingress]", np.Spec.PolicyTypes)
+	// Both directions: the Redis pods reach each other and DNS, and nothing else.
+	if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}) {
+		t.Errorf("policyTypes %v, want [Ingress Egress]", np.Spec.PolicyTypes)
 	}
 	pdb := find[*policyv1.PodDisruptionBudget](t, objects, s.name)
 	if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 || !selects(t, pdb.Spec.Selector, pod.Labels) {

@@ -46,7 +46,8 @@ func TestK8sFilesDecodeStrictly(t *testing.T) {
 func TestKustomization(t *testing.T) {
 	base := []string{
 		"ConfigMap/pingpong", "Deployment/pingpong", "HorizontalPodAutoscaler/pingpong",
-		"Namespace/pingpong", "NetworkPolicy/pingpong", "NetworkPolicy/redis",
+		"Namespace/pingpong", "NetworkPolicy/default-deny", "NetworkPolicy/pingpong",
+		"NetworkPolicy/pingpong-admin", "NetworkPolicy/redis",
 		"PodDisruptionBudget/pingpong", "Secret/pingpong", "Service/pingpong", "Service/redis",
 		"ServiceAccount/pingpong", "StatefulSet/redis",
 	}
@@ -460,4 +461,38 @@ func envVar(c corev1.Container, name string) *corev1.EnvVar {
 		}
 	}
 	return nil
+}
+
+// TestK8sNetworkPolicies: the namespace denies everything by default, and the policies open only
+// the paths the README names: the admin port to Prometheus in the namespace monitoring, the app's
+// egress to Redis and DNS. The control: without the default deny, nothing selects a pod that
+// carries none of the app's labels.
+func TestK8sNetworkPolicies(t *testing.T) {
+	objects := decode(t, "kustomize build", kustomize(t, kustomizationWith(t, "ingress")))
+	deny := find[*networkingv1.NetworkPolicy](t, objects, "default-deny")
+	if len(deny.Spec.PodSelector.MatchLabels) != 0 || len(deny.Spec.PodSelector.MatchExpressions) != 0 ||
+		len(deny.Spec.PolicyTypes) != 2 || len(deny.Spec.Ingress) != 0 || len(deny.Spec.Egress) != 0 {
+		t.Errorf("default-deny: %+v, want every pod, both directions, no rule", deny.Spec)
+	}
+	stranger := map[string]string{"run": "probe"}
+	var selecting []string
+	for _, obj := range objects {
+		if np, ok := obj.(*networkingv1.NetworkPolicy); ok && np.Name != "default-deny" && selects(t, &np.Spec.PodSelector, stranger) {
+			selecting = append(selecting, np.Name)
+		}
+	}
+	if len(selecting) != 0 {
+		t.Errorf("policies other than default-deny select a stranger's pod: %v", selecting)
+	}
+	app := find[*networkingv1.NetworkPolicy](t, objects, "pingpong")
+	admin := app.Spec.Ingress[1]
+	if len(admin.From) != 1 || admin.From[0].NamespaceSelector == nil ||
+		admin.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "monitoring" {
+		t.Errorf("the admin port is open to %+v, want Prometheus in the namespace monitoring only", admin.From)
+	}
+	for _, name := range []string{"pingpong", "pingpong-admin"} {
+		if egress := find[*networkingv1.NetworkPolicy](t, objects, name).Spec.Egress; len(egress) != 2 {
+			t.Errorf("%s may reach %d kinds of peer, want 2 (Redis, DNS): %+v", name, len(egress), egress)
+		}
+	}
 }
