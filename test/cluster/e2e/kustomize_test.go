@@ -54,6 +54,7 @@ func TestKustomize(t *testing.T) {
 		if got != last+1 {
 			t.Fatalf("ping through the Ingress answered %d, want %d", got, last+1)
 		}
+		t.Logf("%s answered %d through the Ingress: Traefik's Service %s:80, its web entry point :8000", host, got, c.ingress)
 		last = got
 		checkInternalsNotPublic(t, "http://"+c.ingress, host)
 		checkInternalsNotPublic(t, svc, "")
@@ -84,6 +85,8 @@ func TestKustomize(t *testing.T) {
 			c.k(t, "-n", "traefik", "get", "pod", "-l", "app=traefik", "-o", "jsonpath={.items[0].spec.containers[0].ports[0].containerPort}"))
 		if got := eventuallyCount(t, "http://"+c.ingress+"/ping", host, time.Minute); got != last+1 {
 			t.Fatalf("ping through the Gateway answered %d, want %d", got, last+1)
+		} else {
+			t.Logf("%s answered %d through the Gateway's listener on 8000: Traefik's Service %s:80", host, got, c.ingress)
 		}
 		checkInternalsNotPublic(t, "http://"+c.ingress, host)
 	})
