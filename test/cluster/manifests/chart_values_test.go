@@ -475,19 +475,7 @@ func helmTemplate(t *testing.T, chartDir, values string) []byte {
 	t.Helper()
 	args := []string{"template", "pp", chartDir, "--namespace", "demo", "--kube-version", kubeVersion, "-f", secretsFile(t)}
 	if values != "" {
-		// Not under t.TempDir(): its name holds the test's name, and helm splits -f at commas.
-		f, err := os.CreateTemp("", "values-*.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.Remove(f.Name()) })
-		if _, err := f.WriteString(values); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, "-f", f.Name())
+		args = append(args, "-f", writeValues(t, values))
 	}
 	return run(t, "helm", args...)
 }
