@@ -46,6 +46,12 @@ type Config struct {
 	RedisTimeout      time.Duration `env:"REDIS_TIMEOUT" envDefault:"500ms" accepts:"a duration above zero, such as 500ms"`
 	CounterKey        string        `env:"COUNTER_KEY" envDefault:"pingpong:count" accepts:"a non-empty Redis key"`
 
+	// TLS to Redis, and to the Sentinels: a managed Redis asks for it. The
+	// check of Redis's certificate cannot be turned off.
+	RedisTLS           bool   `env:"REDIS_TLS" accepts:"true or false (a rediss:// REDIS_URL is TLS by itself), true only with a Redis set"`
+	RedisTLSCAFile     string `env:"REDIS_TLS_CA_FILE" accepts:"the path of a readable PEM file of the CA certificates to trust instead of the system's, with TLS on"`
+	RedisTLSServerName string `env:"REDIS_TLS_SERVER_NAME" accepts:"the name Redis's certificate must hold when it is not the host dialled, with TLS on"`
+
 	// High availability: the current master is asked of Redis Sentinel, and a
 	// batch of counts is answered only once REDIS_MIN_REPLICAS replicas have it.
 	RedisSentinels            []string      `env:"REDIS_SENTINELS" accepts:"host:port of each Sentinel, separated by commas, and neither REDIS_URL nor REDIS_ADDR"`
@@ -202,6 +208,9 @@ func (c Config) validate(getenv func(string) string) error {
 			return invalid("RedisSentinels", getenv, err)
 		}
 	}
+	if err := c.validateTLS(getenv); err != nil {
+		return err
+	}
 	if _, err := settings.Parse([]byte("GREETING="+c.Greeting), settings.Settings{}); err != nil {
 		return invalid("Greeting", getenv, nil)
 	}
@@ -209,6 +218,30 @@ func (c Config) validate(getenv func(string) string) error {
 		if _, err := c.readSettings(); err != nil {
 			return invalid("ConfigFile", getenv, err)
 		}
+	}
+	return nil
+}
+
+// validateTLS checks the TLS settings. Whoever sits between the service and
+// Redis could read the password and change the counts if the certificate
+// went unchecked, so nothing turns the check off.
+func (c Config) validateTLS(getenv func(string) string) error {
+	errTLSOff := errors.New("TLS is off: set REDIS_TLS=true or use a rediss:// REDIS_URL")
+	switch {
+	case c.RedisTLS && c.RedisURL == "" && c.RedisAddr == "" && len(c.RedisSentinels) == 0:
+		return invalid("RedisTLS", getenv, errors.New("no Redis is set, and the embedded one speaks no TLS"))
+	case c.RedisTLSCAFile != "" && !c.redisTLS():
+		return invalid("RedisTLSCAFile", getenv, errTLSOff)
+	case c.RedisTLSServerName != "" && !c.redisTLS():
+		return invalid("RedisTLSServerName", getenv, errTLSOff)
+	}
+	// go-redis reads skip_verify=true in a rediss:// URL as "trust any
+	// certificate": ask it what it read, so that no spelling gets past.
+	if opts, err := redis.ParseURL(c.RedisURL); err == nil && opts.TLSConfig != nil && opts.TLSConfig.InsecureSkipVerify {
+		return invalid("RedisURL", getenv, errors.New("skip_verify=true turns the check of the certificate off: trust its CA with REDIS_TLS_CA_FILE instead"))
+	}
+	if _, err := c.tlsConfig(); err != nil {
+		return invalid("RedisTLSCAFile", getenv, err)
 	}
 	return nil
 }

@@ -131,6 +131,18 @@ type app struct {
 // and waits until it is ready. The app is stopped when the test ends.
 func startApp(t *testing.T, env map[string]string) *app {
 	t.Helper()
+	return launchApp(t, env, true)
+}
+
+// startUnready is startApp that waits only until the app listens: for an
+// app that cannot reach Redis, and so never becomes ready.
+func startUnready(t *testing.T, env map[string]string) *app {
+	t.Helper()
+	return launchApp(t, env, false)
+}
+
+func launchApp(t *testing.T, env map[string]string, waitReady bool) *app {
+	t.Helper()
 	env = maps.Clone(env)
 	if env == nil {
 		env = map[string]string{}
@@ -168,6 +180,8 @@ func startApp(t *testing.T, env map[string]string) *app {
 		}
 		if a.url == "" {
 			a.url, a.adminURL = listeningOn(a.logs.String())
+		} else if !waitReady {
+			return a
 		} else if status, _ := a.get(t, "/readyz"); status == http.StatusOK {
 			return a
 		}

@@ -2,8 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"os"
 	"strings"
 
 	"github.com/alicebob/miniredis/v2"
@@ -19,6 +24,13 @@ func (c Config) redisOptions() (*redis.Options, error) {
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
 	}
+	// Ours replaces the TLS settings of a rediss:// URL, and with them any
+	// skip_verify the URL asked for.
+	tlsConfig, err := c.tlsConfig()
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_TLS_CA_FILE: %w", err)
+	}
+	opts.TLSConfig = tlsConfig
 	if c.RedisPassword != "" {
 		opts.Password = c.RedisPassword
 	}
@@ -38,6 +50,35 @@ func (c Config) redisOptions() (*redis.Options, error) {
 	// it, and every rejection would show up as a Redis error in the metrics.
 	opts.DisableIdentity = true
 	return opts, nil
+}
+
+// redisTLS reports whether the service speaks TLS to Redis.
+func (c Config) redisTLS() bool {
+	u, err := url.Parse(c.RedisURL)
+	return c.RedisTLS || (err == nil && u.Scheme == "rediss")
+}
+
+// tlsConfig is how the service checks Redis's certificate, or nil without
+// TLS: against the CAs of REDIS_TLS_CA_FILE, or else the system's. The name
+// it must hold is REDIS_TLS_SERVER_NAME, or else the host dialled: that of
+// REDIS_URL or REDIS_ADDR, or the address a Sentinel gives for the master.
+func (c Config) tlsConfig() (*tls.Config, error) {
+	if !c.redisTLS() {
+		return nil, nil
+	}
+	config := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.RedisTLSServerName}
+	if c.RedisTLSCAFile == "" {
+		return config, nil
+	}
+	pem, err := os.ReadFile(c.RedisTLSCAFile)
+	if err != nil {
+		return nil, err
+	}
+	config.RootCAs = x509.NewCertPool()
+	if !config.RootCAs.AppendCertsFromPEM(pem) {
+		return nil, errors.New("no PEM certificate in the file")
+	}
+	return config, nil
 }
 
 // newRedisClient returns a pooled client for the configured Redis: the one
@@ -72,6 +113,8 @@ func (c Config) newRedisClient() (*redis.Client, error) {
 		MaxRetries:            opts.MaxRetries,
 		DialerRetries:         opts.DialerRetries,
 		DisableIdentity:       opts.DisableIdentity,
+		// go-redis dials the Sentinels with it too: one CA signs them all.
+		TLSConfig: opts.TLSConfig,
 	}), nil
 }
 

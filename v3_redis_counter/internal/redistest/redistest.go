@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ type Server struct {
 	dir     string
 	args    []string // after the port, dir and persistence flags
 	command []string // instead of all of them: a Sentinel's
+	certs   *Certs   // TLS only, with this certificate; nil: plain TCP
 	cmd     *exec.Cmd
 }
 
@@ -27,6 +29,18 @@ type Server struct {
 // with CI=true a missing redis-server fails the test instead. args are
 // added to its command line, e.g. "--replicaof", "127.0.0.1", "6380".
 func Start(t *testing.T, args ...string) *Server {
+	t.Helper()
+	return start(t, nil, args)
+}
+
+// StartTLS starts redis-server as Start does, but speaking TLS only, with
+// the server certificate of certs.
+func StartTLS(t *testing.T, certs *Certs, args ...string) *Server {
+	t.Helper()
+	return start(t, certs, args)
+}
+
+func start(t *testing.T, certs *Certs, args []string) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -38,7 +52,7 @@ func Start(t *testing.T, args ...string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Addr: l.Addr().String(), dir: t.TempDir(), args: args}
+	s := &Server{Addr: l.Addr().String(), dir: t.TempDir(), args: args, certs: certs}
 	l.Close()
 	s.Start(t)
 	t.Cleanup(func() { s.Stop(t) })
@@ -51,16 +65,30 @@ func (s *Server) Port() string {
 	return port
 }
 
-// URL is the server's address in the form REDIS_URL takes.
-func (s *Server) URL() string { return "redis://" + s.Addr }
+// URL is the server's address in the form REDIS_URL takes: rediss:// for
+// TLS.
+func (s *Server) URL() string {
+	if s.certs != nil {
+		return "rediss://" + s.Addr
+	}
+	return "redis://" + s.Addr
+}
+
+// listenArgs are the options that open the server's port: plain, or TLS only.
+func (s *Server) listenArgs() []string {
+	if s.certs != nil {
+		return s.certs.serverArgs(s.Port())
+	}
+	return []string{"--port", s.Port()}
+}
 
 // Start (re)starts the server with append-only persistence, as in production.
 func (s *Server) Start(t *testing.T) {
 	t.Helper()
 	args := s.command
 	if args == nil {
-		args = append([]string{"--bind", "127.0.0.1", "--port", s.Port(),
-			"--dir", s.dir, "--appendonly", "yes", "--save", ""}, s.args...)
+		args = slices.Concat([]string{"--bind", "127.0.0.1", "--dir", s.dir, "--appendonly", "yes", "--save", ""},
+			s.listenArgs(), s.args)
 	}
 	s.cmd = exec.Command("redis-server", args...)
 	if err := s.cmd.Start(); err != nil {

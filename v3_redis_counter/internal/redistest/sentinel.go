@@ -19,6 +19,7 @@ type HA struct {
 	MasterName string
 	Servers    []*Server // Servers[0] is the first master
 	Sentinels  []*Server
+	certs      *Certs // every server and Sentinel speaks TLS only; nil: plain TCP
 }
 
 // StartHA starts a master with two replicas and three Sentinels (a quorum of
@@ -28,11 +29,23 @@ type HA struct {
 // a write by itself and the service's own WAIT is what a test sees.
 func StartHA(t *testing.T) *HA {
 	t.Helper()
-	h := &HA{MasterName: "pingpong"}
-	master := Start(t, "--repl-diskless-sync-delay", "0")
+	return startHA(t, nil)
+}
+
+// StartHATLS starts the same as StartHA, every server and Sentinel speaking
+// TLS only with the server certificate of certs, replication included.
+func StartHATLS(t *testing.T, certs *Certs) *HA {
+	t.Helper()
+	return startHA(t, certs)
+}
+
+func startHA(t *testing.T, certs *Certs) *HA {
+	t.Helper()
+	h := &HA{MasterName: "pingpong", certs: certs}
+	master := start(t, certs, []string{"--repl-diskless-sync-delay", "0"})
 	h.Servers = []*Server{master}
 	for range 2 {
-		h.Servers = append(h.Servers, Start(t, "--repl-diskless-sync-delay", "0", "--replicaof", "127.0.0.1", master.Port()))
+		h.Servers = append(h.Servers, start(t, certs, []string{"--repl-diskless-sync-delay", "0", "--replicaof", "127.0.0.1", master.Port()}))
 	}
 	for range 3 {
 		h.Sentinels = append(h.Sentinels, startSentinel(t, h.MasterName, master))
@@ -40,13 +53,15 @@ func StartHA(t *testing.T) *HA {
 	ctx := context.Background()
 	for _, replica := range h.Servers[1:] {
 		waitFor(t, replica.Addr+" to sync with the master", func() bool {
-			info, err := client(replica.Addr).Info(ctx, "replication").Result()
+			c := redis.NewClient(options(replica.Addr, h.certs))
+			defer c.Close()
+			info, err := c.Info(ctx, "replication").Result()
 			return err == nil && strings.Contains(info, "master_link_status:up")
 		})
 	}
 	for _, s := range h.Sentinels {
 		waitFor(t, "Sentinel "+s.Addr+" to know both replicas and the other Sentinels", func() bool {
-			c := redis.NewSentinelClient(&redis.Options{Addr: s.Addr})
+			c := redis.NewSentinelClient(options(s.Addr, h.certs))
 			defer c.Close()
 			master, err := c.Master(ctx, h.MasterName).Result()
 			return err == nil && master["num-slaves"] == "2" && master["num-other-sentinels"] == "2"
@@ -67,7 +82,7 @@ func (h *HA) SentinelAddrs() string {
 // MasterAddr asks a Sentinel which server is the master now.
 func (h *HA) MasterAddr(t *testing.T) string {
 	t.Helper()
-	c := redis.NewSentinelClient(&redis.Options{Addr: h.Sentinels[0].Addr})
+	c := redis.NewSentinelClient(options(h.Sentinels[0].Addr, h.certs))
 	defer c.Close()
 	addr, err := c.GetMasterAddrByName(context.Background(), h.MasterName).Result()
 	if err != nil {
@@ -95,26 +110,37 @@ func Client(t *testing.T, addr string) *redis.Client {
 }
 
 func client(addr string) *redis.Client {
-	return redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DisableIdentity: true})
+	return redis.NewClient(options(addr, nil))
 }
 
-// startSentinel runs redis-server in Sentinel mode, watching master. Sentinel
-// rewrites its configuration file, so each one gets its own.
+// options are a test's client options for one server or Sentinel: over TLS,
+// trusting the CA of certs, unless certs is nil.
+func options(addr string, certs *Certs) *redis.Options {
+	opts := &redis.Options{Addr: addr, MaxRetries: -1, DisableIdentity: true}
+	if certs != nil {
+		opts.TLSConfig = certs.TLSConfig()
+	}
+	return opts
+}
+
+// startSentinel runs redis-server in Sentinel mode, watching master, over
+// TLS when master speaks it. Sentinel rewrites its configuration file, so
+// each one gets its own.
 func startSentinel(t *testing.T, name string, master *Server) *Server {
 	t.Helper()
-	s := Start(t) // a free port and a folder; replaced below by the Sentinel
+	s := start(t, master.certs, nil) // a free port and a folder; replaced below by the Sentinel
 	s.Stop(t)
 	conf := filepath.Join(s.dir, "sentinel.conf")
-	content := fmt.Sprintf("bind 127.0.0.1\nport %s\ndir %s\n"+
+	content := fmt.Sprintf("bind 127.0.0.1\ndir %s\n"+
 		"sentinel monitor %s 127.0.0.1 %s 2\n"+
 		"sentinel down-after-milliseconds %s 1000\n"+
 		"sentinel failover-timeout %s 3000\n"+
 		"sentinel parallel-syncs %s 1\n",
-		s.Port(), s.dir, name, master.Port(), name, name, name)
+		s.dir, name, master.Port(), name, name, name)
 	if err := os.WriteFile(conf, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s.command = []string{conf, "--sentinel"}
+	s.command = append([]string{conf, "--sentinel"}, s.listenArgs()...)
 	s.Start(t)
 	return s
 }
