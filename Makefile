@@ -8,7 +8,8 @@ FUZZTIME ?= 10s
 
 # The end-to-end packages, by what they need besides Go: nothing but redis-server, prometheus and
 # helm; a Docker engine; a Kubernetes cluster and the engine (the READMEs run on both).
-E2E_LOCAL   := ./test/layout/... ./test/bench/... ./test/harness/... ./test/monitoring/... ./test/cluster/manifests/...
+E2E_LOCAL   := ./test/layout/... ./test/bench/... ./test/harness/... ./test/monitoring/... ./test/cluster/manifests/... \
+	./test/vulndb/...
 E2E_DOCKER  := ./test/compose/...
 E2E_CLUSTER := ./test/cluster/e2e/... ./test/readme/...
 
@@ -18,9 +19,15 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 REVISION  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 PLATFORMS ?= linux/amd64 linux/arm64
 
+# govulncheck's database, built by test/vulndb from the reports in golang.org/x/vulndb's module at
+# this version (the online database may be unreachable), and kept in VULNDB_DIR, one folder a version.
+# A newer version checks against newer reports: make vulncheck VULNDB_VERSION=v0.0.0-...
+VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
+VULNDB_DIR     ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/pingpong/vulndb/$(VULNDB_VERSION)
+
 .DEFAULT_GOAL := help
 .PHONY: help run run-v1 run-v2 run-v3 test test-stages test-v1 test-v2 test-v3 test-e2e \
-	test-e2e-local test-e2e-docker test-e2e-cluster diff-v2-v3 fuzz tools lint image images bench clean
+	test-e2e-local test-e2e-docker test-e2e-cluster diff-v2-v3 fuzz tools lint vulncheck image images bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -81,13 +88,14 @@ fuzz: ## Fuzz every parser of outside input for FUZZTIME each (default 10s)
 
 tools: ## Install the linters, Helm 4 (helm) and Helm 3 (helm3) that lint and the tests use, at pinned versions
 	GOWORK=off go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	GOWORK=off go install golang.org/x/vuln/cmd/govulncheck@v1.10.0
 	GOWORK=off go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 	GOWORK=off go install helm.sh/helm/v4/cmd/helm@v4.3.2
 	@# Helm 3 too, as helm3, for the test that learners on Helm 3 can install, upgrade and roll back.
 	@dir=$$(mktemp -d) && GOWORK=off GOBIN=$$dir go install helm.sh/helm/v3/cmd/helm@v3.21.4 && \
 		mv $$dir/helm $(GOBIN)/helm3 && rmdir $$dir
 
-lint: ## gofmt, go vet, staticcheck, go mod tidy leaving no diff, actionlint, actions pinned
+lint: ## gofmt, go vet, staticcheck, go mod tidy leaving no diff, actionlint, actions pinned, vulncheck
 	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); echo "run: gofmt -w ."; exit 1; }
 	go vet $(GO_PATTERNS)
 	$(GOBIN)/staticcheck $(GO_PATTERNS)
@@ -96,6 +104,19 @@ lint: ## gofmt, go vet, staticcheck, go mod tidy leaving no diff, actionlint, ac
 	@# A tag can be moved to other code; a commit cannot. Every action: uses: owner/repo@SHA # vX.Y.Z
 	@! grep -nE '^[ -]*uses:' .github/workflows/*.yml | grep -vE 'uses: [^ @]+@[0-9a-f]{40} # v[0-9][^ ]*$$' \
 		|| { echo "pin the actions above to a full commit SHA, with the version in a comment"; exit 1; }
+	@$(MAKE) --no-print-directory vulncheck
+
+# Each module is checked on its own, with the versions its own go.mod selects, as its image is built
+# (GOWORK=off); govulncheck fails on a vulnerability that the code can reach, in a module or in the
+# standard library of the Go toolchain that runs it. All four are checked before it fails.
+vulncheck: ## govulncheck on every module, against a database built from golang.org/x/vulndb (cached)
+	@test -f "$(VULNDB_DIR)/index/db.json" || \
+		go run ./test/vulndb -module golang.org/x/vulndb@$(VULNDB_VERSION) -out "$(VULNDB_DIR)"
+	@failed=""; for m in $(MODULES); do \
+		echo "govulncheck $$m"; \
+		(cd $$m && GOWORK=off $(GOBIN)/govulncheck -db "file://$(abspath $(VULNDB_DIR))" ./...) || failed="$$failed $$m"; \
+	done; \
+	test -z "$$failed" || { echo "govulncheck found vulnerabilities in:$$failed"; exit 1; }
 
 image: ## Build the final stage's image for this machine: $(IMAGE):v3
 	DOCKER_BUILDKIT=1 docker build -t $(IMAGE):v3 \
