@@ -19,6 +19,10 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 REVISION  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 PLATFORMS ?= linux/amd64 linux/arm64
 
+# make vulncheck checks each module alone, as its image builds it, with the Go that go.work
+# names (the images' Go): the standard library's vulnerabilities are that release's.
+TOOLCHAIN      := $(shell sed -n 's/^toolchain //p' go.work)
+
 # govulncheck's database, built by test/vulndb from the reports in golang.org/x/vulndb's module at
 # this version (the online database may be unreachable), and kept in VULNDB_DIR, one folder a version.
 # A newer version checks against newer reports: make vulncheck VULNDB_VERSION=v0.0.0-...
@@ -114,7 +118,7 @@ vulncheck: ## govulncheck on every module, against a database built from golang.
 		go run ./test/vulndb -module golang.org/x/vulndb@$(VULNDB_VERSION) -out "$(VULNDB_DIR)"
 	@failed=""; for m in $(MODULES); do \
 		echo "govulncheck $$m"; \
-		(cd $$m && GOWORK=off $(GOBIN)/govulncheck -db "file://$(abspath $(VULNDB_DIR))" ./...) || failed="$$failed $$m"; \
+		(cd $$m && GOWORK=off GOTOOLCHAIN=$(TOOLCHAIN) $(GOBIN)/govulncheck -db "file://$(abspath $(VULNDB_DIR))" ./...) || failed="$$failed $$m"; \
 	done; \
 	test -z "$$failed" || { echo "govulncheck found vulnerabilities in:$$failed"; exit 1; }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -57,17 +58,26 @@ func handleReset(counter Counter, logger *slog.Logger, failures *failureLog) htt
 // <token>" (the scheme in any case, as RFC 9110 section 11.1 says). With no
 // token configured, the admin API is off altogether. A refusal is logged at
 // warn with the caller's address: someone is guessing, or a Job has an old
-// token.
+// token. Wrong tokens spend a budget (guessBudget): once it is spent, every
+// request waits, the right token's too, so guessing runs at a few tokens a
+// second instead of thousands.
 func requireToken(token string, logger *slog.Logger, next http.Handler) http.Handler {
+	budget := newGuessBudget(time.Now())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if token == "" {
 			writeError(w, http.StatusForbidden, "the admin API is off: set ADMIN_TOKEN (or ADMIN_TOKEN_FILE) to turn it on")
+			return
+		}
+		if !budget.open(time.Now()) {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusTooManyRequests, "too many wrong tokens: try again in a second")
 			return
 		}
 		scheme, given, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 		// A constant-time comparison, so the time taken does not reveal how
 		// much of a guessed token was right.
 		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(given), []byte(token)) != 1 {
+			budget.spend()
 			logger.Warn("admin API: a request without the right token refused", "remote", r.RemoteAddr, "path", r.URL.Path)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="pingpong admin"`)
 			writeError(w, http.StatusUnauthorized, "a valid bearer token is required")
@@ -75,6 +85,43 @@ func requireToken(token string, logger *slog.Logger, next http.Handler) http.Han
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// The budget of wrong tokens on the admin port: a burst, then a steady rate.
+// At 10 a second, guessing even the shortest token allowed (16 characters)
+// takes longer than anyone waits.
+const (
+	wrongTokenBurst      = 10
+	wrongTokensPerSecond = 10
+)
+
+// guessBudget is a token bucket of wrong tokens: each wrong token takes one,
+// and they come back at wrongTokensPerSecond, up to wrongTokenBurst.
+type guessBudget struct {
+	mu   sync.Mutex
+	left float64
+	last time.Time
+}
+
+func newGuessBudget(now time.Time) *guessBudget {
+	return &guessBudget{left: wrongTokenBurst, last: now}
+}
+
+// open reports whether a token may be compared at now: false while the
+// budget is spent.
+func (b *guessBudget) open(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.left = min(wrongTokenBurst, b.left+now.Sub(b.last).Seconds()*wrongTokensPerSecond)
+	b.last = now
+	return b.left >= 1
+}
+
+// spend takes one wrong token from the budget.
+func (b *guessBudget) spend() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.left--
 }
 
 // runAdmin runs a one-off admin command against the configured Redis: in

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -73,3 +74,41 @@ func TestRedisFailureAnswersAFixedBody(t *testing.T) {
 type testError struct{ s string }
 
 func (e *testError) Error() string { return e.s }
+
+// TestWrongTokensAreSlowedDown: guessing the admin token is held to a few
+// wrong tokens a second on the whole admin port, however many requests are
+// sent; the rest wait (429 with Retry-After) without their token being
+// compared, and the right token works again once the budget refills. The
+// count is never reset by a refused request.
+func TestWrongTokensAreSlowedDown(t *testing.T) {
+	f := newFixture(t, adminToken)
+	f.do(t, "GET", "/ping").assert(t, 200, plainText, "1\n")
+	started := time.Now()
+	refused, waited := 0, 0
+	const guesses = 60
+	for i := range guesses {
+		r := f.admin(t, "POST", "/admin/reset", fmt.Sprintf("Authorization: Bearer guess-%04d-of-the-token", i))
+		switch {
+		case r.status == 401:
+			refused++
+		case r.status == 429 && r.header.Get("Retry-After") != "":
+			waited++
+		default:
+			t.Fatalf("guess %d: %d %q", i, r.status, r.body)
+		}
+	}
+	elapsed := time.Since(started)
+	// What the budget allows in that time: the burst, then the rate.
+	allowed := wrongTokenBurst + int(elapsed.Seconds()*wrongTokensPerSecond) + 1
+	if refused > allowed || waited == 0 {
+		t.Errorf("%d guesses in %v: %d compared (401), %d told to wait (429); at most %d may be compared",
+			guesses, elapsed.Round(time.Millisecond), refused, waited, allowed)
+	}
+	f.do(t, "GET", "/ping").assert(t, 200, plainText, "2\n")
+
+	// Once the budget has refilled, the right token resets the count.
+	time.Sleep(time.Second + time.Second/wrongTokensPerSecond)
+	f.admin(t, "POST", "/admin/reset", "Authorization: Bearer "+adminToken).
+		assert(t, 200, jsonType, `{"count":0,"reset":true}`+"\n")
+	f.do(t, "GET", "/ping").assert(t, 200, plainText, "1\n")
+}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -131,5 +133,56 @@ func TestEachStageOpensWithWhatItTakes(t *testing.T) {
 	}
 	if n := strings.Count(string(data), "\n"); n > 300 {
 		t.Errorf("v3_redis_counter/README.md has %d lines, want at most 300", n)
+	}
+}
+
+// goImageMismatches names each Dockerfile whose golang image is not the Go
+// that go.work's toolchain line names, and go.work itself when it has none.
+func goImageMismatches(goWork string, dockerfiles map[string]string) []string {
+	toolchain := regexp.MustCompile(`(?m)^toolchain go(\S+)$`).FindStringSubmatch(goWork)
+	if toolchain == nil {
+		return []string{"go.work: no toolchain line"}
+	}
+	image := regexp.MustCompile(`golang:([^-\s]+)`)
+	var wrong []string
+	for name, text := range dockerfiles {
+		for _, m := range image.FindAllStringSubmatch(text, -1) {
+			if m[1] != toolchain[1] {
+				wrong = append(wrong, name+": golang:"+m[1]+", go.work: go"+toolchain[1])
+			}
+		}
+	}
+	sort.Strings(wrong)
+	return wrong
+}
+
+// The images build with the Go the workspace names, so that the tests, the
+// linters and govulncheck see the Go that ships.
+func TestImagesBuildWithTheWorkspaceGo(t *testing.T) {
+	read := func(path string) string {
+		b, err := os.ReadFile(filepath.Join(root, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	dockerfiles := map[string]string{}
+	for _, stage := range []string{"v2_containerized", "v3_redis_counter"} {
+		dockerfiles[stage+"/Dockerfile"] = read(stage + "/Dockerfile")
+		if !strings.Contains(dockerfiles[stage+"/Dockerfile"], "golang:") {
+			t.Fatalf("%s/Dockerfile names no golang image", stage)
+		}
+	}
+	if wrong := goImageMismatches(read("go.work"), dockerfiles); len(wrong) > 0 {
+		t.Errorf("the images and go.work name different Go releases:\n%s", strings.Join(wrong, "\n"))
+	}
+
+	// The control: an image one release behind, and a workspace without the line.
+	old := map[string]string{"Dockerfile": "FROM golang:1.26.0-alpine AS build\n"}
+	if got := goImageMismatches("go 1.26.0\n\ntoolchain go1.26.11\n", old); len(got) != 1 {
+		t.Errorf("an older image went unnoticed: %q", got)
+	}
+	if got := goImageMismatches("go 1.26.0\n", old); len(got) != 1 {
+		t.Errorf("a workspace without a toolchain line went unnoticed: %q", got)
 	}
 }

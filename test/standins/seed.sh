@@ -7,7 +7,7 @@
 # project's Dockerfiles and compose files are never changed for testing; on a learner's
 # machine the real images are pulled as usual.
 #
-#   golang:1.26.8-alpine       busybox, the machine's Go, CA certificates
+#   golang:<go.work's toolchain>-alpine   busybox, that Go, CA certificates
 #   redis:7.4-alpine           busybox, Debian's redis-server and redis-cli
 #   nginx:1.27-alpine          busybox, Debian's nginx
 #   prom/prometheus:v2.53.4    busybox, Debian's prometheus and promtool
@@ -22,6 +22,11 @@
 # Usage: test/standins/seed.sh [--force]
 # An image whose recipe has not changed since it was made is kept, so a second run is fast.
 set -euo pipefail
+
+# The Go of the golang stand-in is the toolchain that go.work names, the tag the Dockerfiles pin
+# (test/layout checks that they agree): the go command downloads it when the machine has another.
+GOTOOLCHAIN=$(sed -n 's/^toolchain //p' "$(dirname "${BASH_SOURCE[0]}")/../../go.work")
+export GOTOOLCHAIN
 
 force=false
 [[ ${1:-} == --force ]] && force=true
@@ -101,7 +106,8 @@ import() {
 }
 
 seed_golang() {
-	local name=golang:1.26.8-alpine root=$work/golang
+	local name root=$work/golang
+	name=golang:$(go env GOVERSION | sed 's/^go//')-alpine
 	needs_seed "$name" seed_golang || return 0
 	skeleton "$root"
 	with_busybox "$root"
