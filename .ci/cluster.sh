@@ -7,8 +7,8 @@
 #                               one the tests may change), DOCKER_HOST and the PATH with kubectl
 #   .ci/cluster.sh build        only install and build (the node's binaries and the Docker
 #                               engine's Compose and Buildx), start nothing; with
-#                               --start-engine, also start the Docker engine and build the app's
-#                               image as soon as the engine can
+#                               --start-engine=FILE, also start the Docker engine as soon as it
+#                               can, write its variables to FILE then, and build the app's image
 #   .ci/cluster.sh down         stop the node and remove everything it made
 #
 # The tests also need `helm` (Helm 4) and `helm3` on PATH: `make tools` installs both.
@@ -61,13 +61,21 @@ up)
 	;;
 build)
 	install_packages
-	# The Docker engine's plugins build beside the node's binaries. With --start-engine the engine
-	# also starts as soon as they exist and builds the app's image, while the node still builds.
-	if [[ ${2:-} == --start-engine ]]; then
-		{ eval "$("$repo/.ci/docker.sh")" && build_app_image; } >&2 &
-	else
-		"$repo/.ci/docker.sh" build >&2 &
-	fi
+	# The Docker engine's plugins build beside the node's binaries. With --start-engine=FILE the
+	# engine also starts as soon as they exist, FILE appears with its variables (from then on the
+	# engine's tests can run), and it builds the app's image, while the node still builds.
+	case ${2:-} in
+	--start-engine=?*)
+		vars=${2#--start-engine=}
+		{ "$repo/.ci/docker.sh" >"$vars.tmp" && mv "$vars.tmp" "$vars" && eval "$(cat "$vars")" &&
+			build_app_image; } >&2 &
+		;;
+	"") "$repo/.ci/docker.sh" build >&2 & ;;
+	*)
+		echo "usage: $0 build [--start-engine=FILE]" >&2
+		exit 2
+		;;
+	esac
 	plugins=$!
 	status=0
 	"$node" build >&2 || status=$?

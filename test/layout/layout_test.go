@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -184,5 +185,34 @@ func TestImagesBuildWithTheWorkspaceGo(t *testing.T) {
 	}
 	if got := goImageMismatches("go 1.26.0\n", old); len(got) != 1 {
 		t.Errorf("a workspace without a toolchain line went unnoticed: %q", got)
+	}
+}
+
+// make test-e2e runs the end-to-end packages in groups (E2E_LOCAL,
+// E2E_DOCKER, E2E_CLUSTER, and test/readme in two halves): a package in
+// none of them would never run.
+func TestE2EGroupsHoldEveryPackage(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var groups []string
+	for _, m := range regexp.MustCompile(`\./test/(\S+)/\.\.\.`).FindAllStringSubmatch(string(b), -1) {
+		groups = append(groups, "pingpong/test/"+m[1])
+	}
+	list := exec.Command("go", "list", "-f", "{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}", "./...")
+	list.Dir = filepath.Join(root, "test")
+	out, err := list.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	packages := strings.Fields(string(out))
+	if len(packages) < 5 {
+		t.Fatalf("go list found only %q", packages)
+	}
+	for _, pkg := range packages {
+		if !slices.ContainsFunc(groups, func(g string) bool { return pkg == g || strings.HasPrefix(pkg, g+"/") }) {
+			t.Errorf("%s has tests but is in no group of the Makefile's test-e2e", pkg)
+		}
 	}
 }

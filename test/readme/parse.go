@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -426,6 +427,17 @@ func (d *Doc) Part(section string) []Step {
 func (d *Doc) HasSection(name string) bool {
 	for _, s := range d.Sections {
 		if s == name {
+			return true
+		}
+	}
+	return false
+}
+
+// UsesCluster reports whether a block to run (or clean up with) needs the
+// cluster: such a page waits for one, the others can run before it is up.
+func UsesCluster(steps []Step) bool {
+	for _, s := range steps {
+		if (s.Kind == Run || s.Kind == Cleanup) && slices.Contains(s.Needs, "cluster") {
 			return true
 		}
 	}

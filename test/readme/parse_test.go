@@ -93,3 +93,26 @@ func TestParseRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestUsesCluster: a page waits for the cluster when a block it runs, or a
+// cleanup, needs one; skipped blocks do not count.
+func TestUsesCluster(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want bool
+	}{
+		{"<!-- run -->\n```sh\necho hi\n```\n", false},
+		{"<!-- run: needs docker -->\n```sh\ndocker ps\n```\n", false},
+		{"<!-- skip: a learner's cluster -->\n```sh\nkubectl get pods\n```\n", false},
+		{"<!-- run: needs cluster -->\n```sh\nkubectl get pods\n```\n", true},
+		{"<!-- run -->\n```sh\necho hi\n```\n\n<!-- cleanup: needs cluster -->\n```sh\nkubectl delete ns x\n```\n", true},
+	} {
+		doc, err := Parse("x.md", tc.text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := UsesCluster(doc.Part("")); got != tc.want {
+			t.Errorf("UsesCluster(%q) = %v, want %v", tc.text, got, tc.want)
+		}
+	}
+}

@@ -48,6 +48,13 @@ func TestREADMEs(t *testing.T) {
 	// PINGPONG_PLATFORM selects the blocks marked `platform NAME`; the
 	// others count as skipped, and the summary says how many and why.
 	platform := os.Getenv("PINGPONG_PLATFORM")
+	// PINGPONG_READMES=cluster runs only the pages with a block on the
+	// cluster, =no-cluster only the others (make runs the others before the
+	// cluster is needed); unset, every page.
+	group := os.Getenv("PINGPONG_READMES")
+	if group != "" && group != "cluster" && group != "no-cluster" {
+		t.Fatalf("PINGPONG_READMES=%q: want cluster, no-cluster or nothing", group)
+	}
 	skipped := map[string]int{}
 	t.Cleanup(func() { t.Log(SkipSummary(skipped)) })
 	for _, entry := range workshop {
@@ -83,6 +90,9 @@ func TestREADMEs(t *testing.T) {
 				t.Skipf("%s has no section %q yet", name, section)
 			}
 			steps := ForPlatform(doc.Part(section), platform)
+			if group != "" && UsesCluster(steps) != (group == "cluster") {
+				t.Skipf("runs with PINGPONG_READMES=%s", map[bool]string{true: "cluster", false: "no-cluster"}[UsesCluster(steps)])
+			}
 			if !runsSomething(steps) && runsSomething(doc.Part(section)) {
 				// Chosen, not missing: every block is for another platform.
 				t.Skipf("every block%s is for a platform other than PINGPONG_PLATFORM=%q", inSection(section), platform)
