@@ -21,6 +21,10 @@ E2E_CLUSTER := ./test/harness/... ./test/cluster/e2e/...
 READY ?=
 ready = $(if $(READY),vars=$$($(READY) $(1)) && eval "$$vars" &&)
 
+# The Helm releases that `make tools` builds: helm (Helm 4) and helm3.
+HELM_VERSION  := v4.3.2
+HELM3_VERSION := v3.21.4
+
 # The image: its name, the version stamped into the binary, and the platforms of `make images`.
 IMAGE     ?= pingpong
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -103,10 +107,13 @@ tools: ## Install the linters, Helm 4 (helm) and Helm 3 (helm3) that lint and th
 	GOWORK=off go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	GOWORK=off go install golang.org/x/vuln/cmd/govulncheck@v1.10.0
 	GOWORK=off go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
-	GOWORK=off go install helm.sh/helm/v4/cmd/helm@v4.3.2
-	@# Helm 3 too, as helm3, for the test that learners on Helm 3 can install, upgrade and roll back.
-	@dir=$$(mktemp -d) && GOWORK=off GOBIN=$$dir go install helm.sh/helm/v3/cmd/helm@v3.21.4 && \
-		mv $$dir/helm $(GOBIN)/helm3 && rmdir $$dir
+	@# Helm 4 as helm, and Helm 3 as helm3 for the test that learners on Helm 3 can install, upgrade
+	@# and roll back, built in one scratch module: the Kubernetes libraries both use (Helm 3 asks for
+	@# v0.36, Helm 4 for v0.37, and each takes the newer) are then compiled once, not twice.
+	@dir=$$(mktemp -d) && cd $$dir && export GOWORK=off && printf 'module helm-build\n\ngo 1.25.0\n' >go.mod && \
+		go get helm.sh/helm/v4/cmd/helm@$(HELM_VERSION) helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION) && \
+		go build -o $(GOBIN)/helm helm.sh/helm/v4/cmd/helm && go build -o $(GOBIN)/helm3 helm.sh/helm/v3/cmd/helm && \
+		cd / && rm -rf $$dir
 
 lint: ## gofmt, go vet, staticcheck, go mod tidy leaving no diff, actionlint, actions pinned, vulncheck
 	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); echo "run: gofmt -w ."; exit 1; }

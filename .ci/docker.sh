@@ -79,6 +79,23 @@ install_packages() {
 # DOCKER_BUILDKIT=1, only through it) are not packaged by Debian 12, so both are built once from
 # Compose's Go module and kept. Compose is built on Buildx's packages, so Buildx is built at the
 # version Compose requires, in the same module: the second build reuses most of the first.
+# Buildx's Kubernetes driver (it runs BuildKit in pods) is the only part of Compose and Buildx on
+# Kubernetes' client libraries: a quarter of the packages they compile. The build uses a copy of
+# Buildx's module in which that package is empty: Compose and Buildx then build with the Docker
+# engine's own builder and the docker-container and remote drivers, as here, and no Kubernetes.
+without_kubernetes_driver() {
+	local module
+	module=$(retry 3 timeout 600 go mod download -json "github.com/docker/buildx@$1" |
+		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	[[ -d $module ]] || { log "Buildx's module could not be downloaded"; return 1; }
+	cp -r "$module" buildx && chmod -R u+w buildx
+	rm buildx/driver/kubernetes/*.go
+	printf '// Package kubernetes stands in for the Kubernetes driver, which this build leaves out.\npackage kubernetes\n' \
+		>buildx/driver/kubernetes/kubernetes.go
+	sed -i '\#"k8s.io/client-go/plugin/pkg/client/auth/oidc"#d' buildx/cmd/buildx/main.go
+	go mod edit -replace github.com/docker/buildx=./buildx
+}
+
 install_plugins() {
 	local plugins=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
 	local dir=$cache/compose/$compose_version
@@ -108,6 +125,7 @@ install_plugins() {
 			local buildx
 			buildx=$(go list -m -f '{{.Version}}' github.com/docker/buildx)
 			retry 3 timeout 600 go get "github.com/docker/buildx/cmd/buildx@$buildx" >&2
+			without_kubernetes_driver "$buildx"
 			# Stripped binaries (-s -w): with -dwarf=false the compiler does not make the debug
 			# information either, about 15% less build time.
 			retry 2 timeout 1800 nice -n 10 go build -trimpath -gcflags=all=-dwarf=false -o "$src/docker-compose" \

@@ -71,12 +71,21 @@ retry() {
 # --- build ---------------------------------------------------------------------------------
 
 # The add-ons written on Kubernetes' client libraries (NAME VERSION MODULE PACKAGE). They are built
-# in Kubernetes' own module, against the release the node runs: 95% of the source they compile is
+# in Kubernetes' own module, against the release the node runs: most of the source they compile is
 # then the packages Kubernetes has just compiled, instead of copies from other releases.
 K8S_ADDONS=(
 	"metrics-server $METRICS_SERVER_VERSION sigs.k8s.io/metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server"
 	"kube-router $KUBE_ROUTER_VERSION github.com/cloudnativelabs/kube-router/v2 github.com/cloudnativelabs/kube-router/v2/cmd/kube-router"
 	"local-path-provisioner $LOCAL_PATH_VERSION github.com/rancher/local-path-provisioner github.com/rancher/local-path-provisioner"
+	"traefik $TRAEFIK_VERSION github.com/traefik/traefik/v3 github.com/traefik/traefik/v3/cmd/traefik"
+)
+
+# What Traefik's own go.mod replaces and excludes, repeated: only the main module's count.
+TRAEFIK_GOMOD=(
+	-replace github.com/abbot/go-http-auth=github.com/containous/go-http-auth@v0.4.1-0.20200324110947-a37a7636d23e
+	-replace github.com/gorilla/mux=github.com/containous/mux@v0.0.0-20250523120546-41b6ec3aed59
+	-replace github.com/mailgun/minheap=github.com/containous/minheap@v0.0.0-20190809180810-6e71eb837595
+	-exclude github.com/tencentcloud/tencentcloud-sdk-go@v3.0.83+incompatible
 )
 
 # Kubernetes' own go.mod points every staging module (k8s.io/api, k8s.io/client-go, ...) at
@@ -91,8 +100,8 @@ build_kubernetes() {
 		[[ -x $BIN/$name-$version/$name ]] || missing=1
 	done
 	((missing)) || return 0
-	mkdir -p "$dir" "$K8S_BIN"
-	log "building Kubernetes $K8S_VERSION and the add-ons on its libraries (about 15 minutes on 2 cores the first time)"
+	rm -rf "$dir" && mkdir -p "$dir" "$K8S_BIN"
+	log "building Kubernetes $K8S_VERSION and the add-ons on its libraries (about 25 minutes on 2 cores the first time)"
 	(
 		cd "$dir"
 		local gomod staging m minor ldflags="-s -w"
@@ -100,10 +109,11 @@ build_kubernetes() {
 			sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
 		staging=$(sed -n 's#^[[:space:]]*\(k8s.io/[^ ]*\) => ./staging/.*#\1#p' "$gomod")
 		{
-			printf 'module kubernetes-build\n\ngo 1.24.0\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n' "$K8S_VERSION"
+			printf 'module kubernetes-build\n\ngo 1.25.0\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n' "$K8S_VERSION"
 			for m in $staging; do printf '\t%s => %s v0%s\n' "$m" "$m" "${K8S_VERSION#v1}"; done
 			printf ')\n'
 		} >go.mod
+		go mod edit "${TRAEFIK_GOMOD[@]}"
 		{
 			printf '//go:build tools\n\npackage tools\n\nimport (\n'
 			for c in $cmds; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$c"; done
@@ -117,6 +127,7 @@ build_kubernetes() {
 			read -r name version module pkg <<<"$addon"
 			retry 3 timeout 900 go get "$module@$version"
 		done
+		trim_traefik
 		retry 3 timeout 1200 go mod tidy
 		minor=$(cut -d. -f2 <<<"$K8S_VERSION")
 		for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -134,47 +145,19 @@ build_kubernetes() {
 		# hold beside the new one.
 		for addon in "${K8S_ADDONS[@]}"; do
 			read -r name version module pkg <<<"$addon"
+			ldflags="-s -w"
+			[[ $name != traefik ]] || ldflags+=" -X github.com/traefik/traefik/v3/pkg/version.Version=$version"
 			mkdir -p "$BIN/$name-$version"
-			CGO_ENABLED=0 nice -n 10 "${GO_BUILD[@]}" -ldflags "-s -w" -o "$BIN/$name-$version/$name.tmp" "$pkg"
+			CGO_ENABLED=0 nice -n 10 "${GO_BUILD[@]}" -ldflags "$ldflags" -o "$BIN/$name-$version/$name.tmp" "$pkg"
 			mv "$BIN/$name-$version/$name.tmp" "$BIN/$name-$version/$name"
 		done
 	)
 	log "built Kubernetes $K8S_VERSION and its add-ons in $((SECONDS - started))s"
 }
 
-# build_tool NAME VERSION MODULE PACKAGE LDFLAGS [go.mod lines...]
-# Builds one command from a scratch module. `go install` refuses a module whose go.mod has
-# replace or exclude directives; the extra go.mod lines copy them from the tool's own go.mod.
-# With MAIN_GO set, the scratch module's own main.go (that text) is built instead of PACKAGE;
-# with TRIM set, that command runs in the scratch module before its requirements are tidied.
-build_tool() {
-	local name=$1 version=$2 module=$3 pkg=$4 ldflags=$5
-	shift 5
-	local out=$BIN/$name-$version/$name dir=$CACHE/src/$name-$version started=$SECONDS
-	[[ -x $out ]] && return 0
-	mkdir -p "$dir" "${out%/*}"
-	log "building $name $version"
-	(
-		cd "$dir"
-		printf 'module %s-build\n\ngo 1.25.0\n\n' "$name" >go.mod
-		if (($#)); then printf '%s\n' "$@" >>go.mod; fi
-		if [[ -n ${MAIN_GO:-} ]]; then
-			printf '%s\n' "$MAIN_GO" >main.go
-		else
-			printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >tools.go
-		fi
-		retry 3 timeout 900 go get "$module@$version"
-		[[ -z ${TRIM:-} ]] || $TRIM
-		retry 3 timeout 900 go mod tidy
-		[[ -n ${MAIN_GO:-} ]] && pkg=.
-		CGO_ENABLED=0 nice -n 10 "${GO_BUILD[@]}" -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg"
-		mv "$out.tmp" "$out"
-	)
-	log "built $name $version in $((SECONDS - started))s"
-}
-
 # CoreDNS with only the plugins that addons/coredns.yaml's Corefile uses: its default build
 # compiles every plugin, cloud DNS SDKs and tracers included, which takes several times longer.
+# It builds in a module of its own: this release needs the client libraries of Kubernetes 1.35.
 COREDNS_MAIN='package main
 
 import (
@@ -190,6 +173,26 @@ import (
 )
 
 func main() { coremain.Run() }'
+
+# build_tool NAME VERSION MODULE
+# Builds one command from a scratch module of its own, whose main.go is MAIN_GO.
+build_tool() {
+	local name=$1 version=$2 module=$3
+	local out=$BIN/$name-$version/$name dir=$CACHE/src/$name-$version started=$SECONDS
+	[[ -x $out ]] && return 0
+	mkdir -p "$dir" "${out%/*}"
+	log "building $name $version"
+	(
+		cd "$dir"
+		printf 'module %s-build\n\ngo 1.25.0\n\n' "$name" >go.mod
+		printf '%s\n' "$MAIN_GO" >main.go
+		retry 3 timeout 900 go get "$module@$version"
+		retry 3 timeout 900 go mod tidy
+		CGO_ENABLED=0 nice -n 10 "${GO_BUILD[@]}" -ldflags "-s -w" -o "$out.tmp" .
+		mv "$out.tmp" "$out"
+	)
+	log "built $name $version in $((SECONDS - started))s"
+}
 
 # Traefik without two parts this node never uses, which hold 45% of the source it compiles: lego's
 # DNS-01 providers for ACME certificates (the SDKs of some 150 DNS services) and the AWS ECS
@@ -247,40 +250,27 @@ trim_traefik() {
 	go mod edit -replace github.com/go-acme/lego/v4=./lego -replace github.com/traefik/traefik/v3=./traefik
 }
 
-build_tools() {
-	# CoreDNS beside Traefik: with Kubernetes and the Docker engine's plugins beside them, the two
-	# cores stay busy until the last binary is built.
-	MAIN_GO=$COREDNS_MAIN build_tool coredns "$COREDNS_VERSION" github.com/coredns/coredns "" "" &
-	local coredns=$!
-	TRIM=trim_traefik build_tool traefik "$TRAEFIK_VERSION" github.com/traefik/traefik/v3 github.com/traefik/traefik/v3/cmd/traefik \
-		"-X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION" \
-		"replace github.com/abbot/go-http-auth => github.com/containous/go-http-auth v0.4.1-0.20200324110947-a37a7636d23e" \
-		"replace github.com/gorilla/mux => github.com/containous/mux v0.0.0-20250523120546-41b6ec3aed59" \
-		"replace github.com/mailgun/minheap => github.com/containous/minheap v0.0.0-20190809180810-6e71eb837595" \
-		"exclude github.com/tencentcloud/tencentcloud-sdk-go v3.0.83+incompatible"
-	# The pause container of every pod: a static program that waits for a signal.
-	if [[ ! -x $BIN/pause/pause ]]; then
-		mkdir -p "$BIN/pause"
-		(cd "$HERE" && CGO_ENABLED=0 "${GO_BUILD[@]}" -ldflags "-s -w" -o "$BIN/pause/pause" ./pause)
-	fi
-	wait "$coredns"
-}
-
-# The Gateway API CRDs of the release that Traefik is built against.
+# The Gateway API CRDs of the release that Traefik is built against, as its binary records it.
 gateway_api_crds() {
 	local version dir
-	version=$(cd "$CACHE/src/traefik-$TRAEFIK_VERSION" && go list -m -f '{{.Version}}' sigs.k8s.io/gateway-api)
+	version=$(go version -m "$BIN/traefik-$TRAEFIK_VERSION/traefik" | awk '$2 == "sigs.k8s.io/gateway-api" { print $3 }')
+	[[ -n $version ]] || die "Traefik's binary names no release of sigs.k8s.io/gateway-api"
 	dir=$(retry 3 timeout 600 go mod download -json "sigs.k8s.io/gateway-api@$version" |
 		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 	echo "$dir/config/crd/standard"
 }
 
-# Kubernetes and the add-ons build side by side: while one downloads modules or links, the
-# other compiles.
+# Kubernetes (with its add-ons) and CoreDNS build side by side: while one downloads modules or
+# links, the other compiles.
 build() {
 	build_kubernetes &
 	local kubernetes=$!
-	build_tools
+	MAIN_GO=$COREDNS_MAIN build_tool coredns "$COREDNS_VERSION" github.com/coredns/coredns
+	# The pause container of every pod: a static program that waits for a signal.
+	if [[ ! -x $BIN/pause/pause ]]; then
+		mkdir -p "$BIN/pause"
+		(cd "$HERE" && CGO_ENABLED=0 "${GO_BUILD[@]}" -ldflags "-s -w" -o "$BIN/pause/pause" ./pause)
+	fi
 	wait "$kubernetes"
 }
 
@@ -672,7 +662,6 @@ stop() {
 case ${1:-} in
 build) build ;;
 build-kubernetes) build_kubernetes ;;
-build-tools) build_tools ;;
 up) up ;;
 env) running || die "not running"; environment ;;
 load) shift; load "$@" ;;
