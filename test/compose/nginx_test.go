@@ -23,7 +23,9 @@ import (
 //
 // The control: a round counts only when a kill did catch a ping between its count and its
 // answer (a count spent and not delivered); the test repeats the kill until one does, and fails
-// if none ever does, since then it proved nothing.
+// if none ever does, since then it proved nothing. Measured in CI, about one round in five
+// catches one (the first catch came in round 4, 6, 7, and once in none of 8): 30 rounds leave
+// a chance of about one in a thousand that none does.
 func TestNginxNeverRetriesPing(t *testing.T) {
 	root := harness.RepoRoot(t)
 	lbPort := harness.FreePort(t)
@@ -35,7 +37,7 @@ func TestNginxNeverRetriesPing(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", lbPort)
 	base := "http://" + addr
 
-	const rounds = 8
+	const rounds = 30
 	var delivered, errors int
 	caught := false
 	for round := 1; round <= rounds && !caught; round++ {
