@@ -80,7 +80,7 @@ install_packages() {
 # Compose's Go module and kept. Compose is built on Buildx's packages, so Buildx is built at the
 # version Compose requires, in the same module: the second build reuses most of the first.
 # Buildx's Kubernetes driver (it runs BuildKit in pods) is the only part of Compose and Buildx on
-# Kubernetes' client libraries: a quarter of the packages they compile. The build uses a copy of
+# Kubernetes' client libraries: a fifth of the packages they compile. The build uses a copy of
 # Buildx's module in which that package is empty: Compose and Buildx then build with the Docker
 # engine's own builder and the docker-container and remote drivers, as here, and no Kubernetes.
 without_kubernetes_driver() {

@@ -171,15 +171,16 @@ func (c *cluster) sentinelElection(t *testing.T, ha redisHA, old string, deleted
 				continue
 			}
 			for _, event := range []string{"+try-failover", "+elected-leader", "-failover-abort-not-elected", "+switch-master"} {
-				if strings.Contains(text, " "+event+" ") {
-					events = append(events, fmt.Sprintf("%s %s", at.Sub(deleted).Round(10*time.Millisecond), event))
+				if !strings.Contains(text, " "+event+" ") {
+					continue
 				}
-			}
-			if strings.Contains(text, " +switch-master ") && (switched.IsZero() || at.Before(switched)) {
-				switched = at
-			}
-			if strings.Contains(text, " -failover-abort-not-elected ") {
-				aborted++
+				events = append(events, fmt.Sprintf("%s %s", at.Sub(deleted).Round(10*time.Millisecond), event))
+				switch {
+				case event == "-failover-abort-not-elected":
+					aborted++
+				case event == "+switch-master" && (switched.IsZero() || at.Before(switched)):
+					switched = at
+				}
 			}
 		}
 		lost = max(lost, aborted)
