@@ -43,7 +43,7 @@ VULNDB_DIR     ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/pingpong/vulndb/$(VULND
 
 .DEFAULT_GOAL := help
 .PHONY: help run run-v1 run-v2 run-v3 test test-stages test-v1 test-v2 test-v3 test-e2e \
-	test-e2e-local test-e2e-docker test-e2e-cluster diff-v2-v3 fuzz tools lint vulncheck image images bench clean
+	test-e2e-local test-e2e-docker test-e2e-cluster test-e2e-lanes test-e2e-cluster-go test-e2e-cluster-readmes diff-v2-v3 fuzz tools lint vulncheck image images bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -73,7 +73,22 @@ test-v2: ## Test stage 2
 test-v3: ## Test stage 3 (against a real redis-server when one is installed)
 	go test -race -count=1 ./v3_redis_counter/...
 
-test-e2e: test-e2e-local test-e2e-docker test-e2e-cluster ## Run only the end-to-end tests (Docker, Prometheus, Kubernetes, the READMEs)
+test-e2e: test-e2e-lanes test-e2e-cluster-readmes ## Run only the end-to-end tests (Docker, Prometheus, Kubernetes, the READMEs)
+
+# The groups before the cluster's READMEs: one after the other, or with E2E_LANES=2 (as CI runs
+# them) in two lanes: the cluster's Go tests, which take longest, beside the two other groups,
+# which run at a lower priority (nice) and print as they go; the cluster's lane is printed when it
+# ends. The cluster's READMEs come last either way: see test-e2e-cluster-go.
+E2E_LANES ?= 1
+ifeq ($(E2E_LANES),2)
+test-e2e-lanes:
+	@log=$$(mktemp) && { $(MAKE) --no-print-directory test-e2e-cluster-go >$$log 2>&1 & } && cluster=$$! && \
+		nice -n 10 $(MAKE) --no-print-directory test-e2e-local test-e2e-docker; beside=$$?; \
+		wait $$cluster; status=$$?; echo "=== the cluster's lane, which ran beside (exit $$status)"; \
+		cat $$log; rm -f $$log; test $$beside$$status = 00
+else
+test-e2e-lanes: test-e2e-local test-e2e-docker test-e2e-cluster-go
+endif
 
 test-e2e-local: ## The end-to-end tests that need no engine and no cluster
 	go test -v -count=1 -p 1 -timeout 20m $(E2E_LOCAL)
@@ -82,8 +97,15 @@ test-e2e-docker: ## The end-to-end tests on the Docker engine (DOCKER_HOST), and
 	$(call ready,docker) go test -v -count=1 -p 1 -timeout 30m $(E2E_DOCKER)
 	$(call ready,docker) PINGPONG_READMES=no-cluster go test -v -count=1 -timeout 30m ./test/readme/...
 
-test-e2e-cluster: ## The end-to-end tests on the cluster (KUBECONFIG) and the engine, and the READMEs that use it
+test-e2e-cluster: test-e2e-cluster-go test-e2e-cluster-readmes ## The end-to-end tests on the cluster (KUBECONFIG) and the engine, and the READMEs that use it
+
+# Its two parts, which CI runs apart: the Go tests reach the app through the cluster's pod and
+# Service addresses only, so they can run beside the other groups; the READMEs forward the same
+# local ports (8080, 9797) as the READMEs without a cluster use, so they cannot.
+test-e2e-cluster-go:
 	$(call ready,cluster) go test -v -count=1 -p 1 -timeout 45m $(E2E_CLUSTER)
+
+test-e2e-cluster-readmes:
 	$(call ready,cluster) PINGPONG_READMES=cluster go test -v -count=1 -timeout 30m -run '^TestREADMEs$$' ./test/readme/...
 
 # The files of v2 that stage 3 changes for its lesson, one INCR per ping; what

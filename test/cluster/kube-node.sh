@@ -20,7 +20,7 @@
 set -euo pipefail
 
 K8S_VERSION=v1.34.4
-COREDNS_VERSION=v1.14.7
+COREDNS_VERSION=v1.12.4
 LOCAL_PATH_VERSION=v0.0.30
 TRAEFIK_VERSION=v3.6.12
 METRICS_SERVER_VERSION=v0.8.0
@@ -78,6 +78,7 @@ K8S_ADDONS=(
 	"kube-router $KUBE_ROUTER_VERSION github.com/cloudnativelabs/kube-router/v2 github.com/cloudnativelabs/kube-router/v2/cmd/kube-router"
 	"local-path-provisioner $LOCAL_PATH_VERSION github.com/rancher/local-path-provisioner github.com/rancher/local-path-provisioner"
 	"traefik $TRAEFIK_VERSION github.com/traefik/traefik/v3 github.com/traefik/traefik/v3/cmd/traefik"
+	"coredns $COREDNS_VERSION github.com/coredns/coredns kubernetes-build/coredns"
 )
 
 # What Traefik's own go.mod replaces and excludes, repeated: only the main module's count.
@@ -87,6 +88,28 @@ TRAEFIK_GOMOD=(
 	-replace github.com/mailgun/minheap=github.com/containous/minheap@v0.0.0-20190809180810-6e71eb837595
 	-exclude github.com/tencentcloud/tencentcloud-sdk-go@v3.0.83+incompatible
 )
+
+# CoreDNS (the add-on kubernetes-build/coredns above) with only the plugins that
+# addons/coredns.yaml's Corefile uses: its default build compiles every plugin, cloud DNS SDKs and
+# tracers included, which takes several times longer. The release is of the 1.12 line that
+# Kubernetes 1.34 names (v1.12.1 in its build/dependencies.yaml, which no longer compiles against
+# the client libraries and QUIC package here; v1.12.4 does). CoreDNS 1.13 raises the etcd and
+# Prometheus libraries that Kubernetes compiles with, and 1.14 needs Kubernetes 1.35's clients.
+COREDNS_MAIN='package main
+
+import (
+	"github.com/coredns/coredns/coremain"
+
+	_ "github.com/coredns/coredns/plugin/cache"
+	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/health"
+	_ "github.com/coredns/coredns/plugin/kubernetes"
+	_ "github.com/coredns/coredns/plugin/loadbalance"
+	_ "github.com/coredns/coredns/plugin/ready"
+	_ "github.com/coredns/coredns/plugin/reload"
+)
+
+func main() { coremain.Run() }'
 
 # Kubernetes' own go.mod points every staging module (k8s.io/api, k8s.io/client-go, ...) at
 # ./staging, which a module that depends on k8s.io/kubernetes cannot see: point them at the
@@ -123,6 +146,7 @@ build_kubernetes() {
 			done
 			printf ')\n'
 		} >tools.go
+		mkdir coredns && printf '%s\n' "$COREDNS_MAIN" >coredns/main.go
 		for addon in "${K8S_ADDONS[@]}"; do
 			read -r name version module pkg <<<"$addon"
 			retry 3 timeout 900 go get "$module@$version"
@@ -153,45 +177,6 @@ build_kubernetes() {
 		done
 	)
 	log "built Kubernetes $K8S_VERSION and its add-ons in $((SECONDS - started))s"
-}
-
-# CoreDNS with only the plugins that addons/coredns.yaml's Corefile uses: its default build
-# compiles every plugin, cloud DNS SDKs and tracers included, which takes several times longer.
-# It builds in a module of its own: this release needs the client libraries of Kubernetes 1.35.
-COREDNS_MAIN='package main
-
-import (
-	"github.com/coredns/coredns/coremain"
-
-	_ "github.com/coredns/coredns/plugin/cache"
-	_ "github.com/coredns/coredns/plugin/errors"
-	_ "github.com/coredns/coredns/plugin/health"
-	_ "github.com/coredns/coredns/plugin/kubernetes"
-	_ "github.com/coredns/coredns/plugin/loadbalance"
-	_ "github.com/coredns/coredns/plugin/ready"
-	_ "github.com/coredns/coredns/plugin/reload"
-)
-
-func main() { coremain.Run() }'
-
-# build_tool NAME VERSION MODULE
-# Builds one command from a scratch module of its own, whose main.go is MAIN_GO.
-build_tool() {
-	local name=$1 version=$2 module=$3
-	local out=$BIN/$name-$version/$name dir=$CACHE/src/$name-$version started=$SECONDS
-	[[ -x $out ]] && return 0
-	mkdir -p "$dir" "${out%/*}"
-	log "building $name $version"
-	(
-		cd "$dir"
-		printf 'module %s-build\n\ngo 1.25.0\n\n' "$name" >go.mod
-		printf '%s\n' "$MAIN_GO" >main.go
-		retry 3 timeout 900 go get "$module@$version"
-		retry 3 timeout 900 go mod tidy
-		CGO_ENABLED=0 nice -n 10 "${GO_BUILD[@]}" -ldflags "-s -w" -o "$out.tmp" .
-		mv "$out.tmp" "$out"
-	)
-	log "built $name $version in $((SECONDS - started))s"
 }
 
 # Traefik without two parts this node never uses, which hold 45% of the source it compiles: lego's
@@ -260,18 +245,13 @@ gateway_api_crds() {
 	echo "$dir/config/crd/standard"
 }
 
-# Kubernetes (with its add-ons) and CoreDNS build side by side: while one downloads modules or
-# links, the other compiles.
 build() {
-	build_kubernetes &
-	local kubernetes=$!
-	MAIN_GO=$COREDNS_MAIN build_tool coredns "$COREDNS_VERSION" github.com/coredns/coredns
+	build_kubernetes
 	# The pause container of every pod: a static program that waits for a signal.
 	if [[ ! -x $BIN/pause/pause ]]; then
 		mkdir -p "$BIN/pause"
 		(cd "$HERE" && CGO_ENABLED=0 "${GO_BUILD[@]}" -ldflags "-s -w" -o "$BIN/pause/pause" ./pause)
 	fi
-	wait "$kubernetes"
 }
 
 # --- images --------------------------------------------------------------------------------
