@@ -78,11 +78,14 @@ test-e2e: test-e2e-lanes test-e2e-cluster-readmes ## Run only the end-to-end tes
 # The groups before the cluster's READMEs: one after the other, or with E2E_LANES=2 (as CI runs
 # them) in two lanes: the cluster's Go tests, which take longest, beside the two other groups,
 # which run at a lower priority (nice) and print as they go; the cluster's lane is printed when it
-# ends. The cluster's READMEs come last either way: see test-e2e-cluster-go.
+# ends. Where setsid exists (Linux), that lane runs in a process group of its own, which Ctrl+C
+# stops with the rest; elsewhere it runs on to its end. The cluster's READMEs come last either way:
+# see test-e2e-cluster-go.
 E2E_LANES ?= 1
 ifeq ($(E2E_LANES),2)
 test-e2e-lanes:
-	@log=$$(mktemp) && { $(MAKE) --no-print-directory test-e2e-cluster-go >$$log 2>&1 & } && cluster=$$! && \
+	@log=$$(mktemp) && { $$(command -v setsid) $(MAKE) --no-print-directory test-e2e-cluster-go >$$log 2>&1 & } && cluster=$$! && \
+		trap 'kill -- -$$cluster 2>/dev/null; rm -f $$log; exit 130' INT TERM HUP && \
 		nice -n 10 $(MAKE) --no-print-directory test-e2e-local test-e2e-docker; beside=$$?; \
 		wait $$cluster; status=$$?; echo "=== the cluster's lane, which ran beside (exit $$status)"; \
 		cat $$log; rm -f $$log; test $$beside$$status = 00

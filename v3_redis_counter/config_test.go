@@ -174,7 +174,7 @@ func FuzzRedisURL(f *testing.F) {
 			if u, parseErr := url.Parse(redisURL); parseErr == nil {
 				// The other parts of the URL may be shown, and may happen to
 				// contain the password's text: take them out before looking.
-				shown := strings.NewReplacer(url.User(u.User.Username()).String(), "", u.User.Username(), "", u.Host, "", u.Path, "", u.RawQuery, "").Replace(err.Error())
+				shown := strings.NewReplacer(url.User(u.User.Username()).String(), "", u.User.Username(), "", u.Scheme, "", u.Host, "", u.Path, "", u.RawQuery, "", u.Fragment, "").Replace(err.Error())
 				if password, ok := u.User.Password(); ok && len(password) >= 4 && strings.Contains(shown, password) {
 					t.Fatalf("error shows the password %q: %v", password, err)
 				}
