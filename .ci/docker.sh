@@ -128,10 +128,10 @@ install_plugins() {
 			without_kubernetes_driver "$buildx"
 			# Stripped binaries (-s -w): with -dwarf=false the compiler does not make the debug
 			# information either, about 15% less build time.
-			retry 2 timeout 1800 nice -n 10 go build -trimpath -gcflags=all=-dwarf=false -o "$src/docker-compose" \
+			retry 2 timeout 1800 go build -trimpath -gcflags=all=-dwarf=false -o "$src/docker-compose" \
 				-ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$compose_version" \
 				github.com/docker/compose/v2/cmd >&2
-			retry 2 timeout 1800 nice -n 10 go build -trimpath -gcflags=all=-dwarf=false -o "$src/docker-buildx" \
+			retry 2 timeout 1800 go build -trimpath -gcflags=all=-dwarf=false -o "$src/docker-buildx" \
 				-ldflags "-s -w -X github.com/docker/buildx/version.Version=$buildx" \
 				github.com/docker/buildx/cmd/buildx >&2
 		)

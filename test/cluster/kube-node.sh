@@ -160,7 +160,7 @@ build_kubernetes() {
 		done
 		# One `go build` for all six: it links two of them at a time.
 		rm -rf "$K8S_BIN.tmp" && mkdir -p "$K8S_BIN.tmp"
-		CGO_ENABLED=0 nice -n 10 "${GO_BUILD[@]}" -ldflags "$ldflags" -o "$K8S_BIN.tmp/" \
+		CGO_ENABLED=0 "${GO_BUILD[@]}" -ldflags "$ldflags" -o "$K8S_BIN.tmp/" \
 			$(printf 'k8s.io/kubernetes/cmd/%s ' $cmds)
 		mv "$K8S_BIN.tmp"/* "$K8S_BIN/"
 		rmdir "$K8S_BIN.tmp"
@@ -172,17 +172,20 @@ build_kubernetes() {
 			ldflags="-s -w"
 			[[ $name != traefik ]] || ldflags+=" -X github.com/traefik/traefik/v3/pkg/version.Version=$version"
 			mkdir -p "$BIN/$name-$version"
-			CGO_ENABLED=0 nice -n 10 "${GO_BUILD[@]}" -ldflags "$ldflags" -o "$BIN/$name-$version/$name.tmp" "$pkg"
+			CGO_ENABLED=0 "${GO_BUILD[@]}" -ldflags "$ldflags" -o "$BIN/$name-$version/$name.tmp" "$pkg"
 			mv "$BIN/$name-$version/$name.tmp" "$BIN/$name-$version/$name"
 		done
 	)
 	log "built Kubernetes $K8S_VERSION and its add-ons in $((SECONDS - started))s"
 }
 
-# Traefik without two parts this node never uses, which hold 45% of the source it compiles: lego's
-# DNS-01 providers for ACME certificates (the SDKs of some 150 DNS services) and the AWS ECS
-# provider (the AWS SDK). Each comes from a local copy of its module in which that one package is
-# a stand-in: the DNS providers answer that none is known, and ECS refuses to start.
+# Traefik without the parts this node never uses, which hold more than half of the source it
+# compiles: lego's DNS-01 providers for ACME certificates (the SDKs of some 150 DNS services), the
+# AWS ECS, Knative and Nomad providers, the plugin runtimes (the Yaegi interpreter with its tables
+# of the standard library, and WebAssembly's) and the InfluxDB v2 metrics client. Each comes from a
+# local copy of its module in which those packages are stand-ins: the DNS providers answer that
+# none is known, the three providers refuse to start, a configuration that names a plugin is
+# refused, and InfluxDB metrics log that they are not built in.
 LEGO_DNS_STANDIN='// Package dns stands in for the DNS-01 providers of lego, which this build leaves out.
 package dns
 
@@ -196,8 +199,98 @@ import (
 func NewDNSChallengeProviderByName(name string) (challenge.Provider, error) {
 	return nil, fmt.Errorf("unrecognized DNS provider: %s", name)
 }'
-ECS_STANDIN='// Package ecs stands in for the AWS ECS provider, which this build leaves out.
-package ecs
+# (types.go, which the static configuration's plugin options use, stays.)
+PLUGINS_STANDIN='// Package plugins stands in for Traefik'"'"'s plugins, which this build leaves out.
+package plugins
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/traefik/traefik/v3/pkg/provider"
+)
+
+var errNotBuiltIn = errors.New("plugins are not built in")
+
+// Constructor creates a plugin'"'"'s handler.
+type Constructor func(context.Context, http.Handler) (http.Handler, error)
+
+// RegistryDownloaderOptions are the downloader'"'"'s options.
+type RegistryDownloaderOptions struct {
+	HTTPClient   *http.Client
+	ArchivesPath string
+}
+
+// RegistryDownloader downloads no plugin.
+type RegistryDownloader struct{}
+
+// NewRegistryDownloader refuses.
+func NewRegistryDownloader(RegistryDownloaderOptions) (*RegistryDownloader, error) {
+	return nil, errNotBuiltIn
+}
+
+// ManagerOptions are the manager'"'"'s options.
+type ManagerOptions struct{ Output string }
+
+// Manager manages no plugin.
+type Manager struct{}
+
+// NewManager refuses.
+func NewManager(*RegistryDownloader, ManagerOptions) (*Manager, error) { return nil, errNotBuiltIn }
+
+// SetupRemotePlugins refuses.
+func SetupRemotePlugins(*Manager, map[string]Descriptor) error { return errNotBuiltIn }
+
+// SetupLocalPlugins refuses.
+func SetupLocalPlugins(map[string]LocalDescriptor) error { return errNotBuiltIn }
+
+// Builder builds no plugin.
+type Builder struct{}
+
+// NewBuilder returns a builder when no plugin is configured.
+func NewBuilder(_ *Manager, plugins map[string]Descriptor, localPlugins map[string]LocalDescriptor) (*Builder, error) {
+	if len(plugins)+len(localPlugins) > 0 {
+		return nil, errNotBuiltIn
+	}
+	return &Builder{}, nil
+}
+
+// Build refuses.
+func (Builder) Build(string, map[string]any, string) (Constructor, error) { return nil, errNotBuiltIn }
+
+// BuildProvider refuses.
+func (Builder) BuildProvider(string, map[string]any) (provider.Provider, error) {
+	return nil, errNotBuiltIn
+}'
+INFLUXDB2_STANDIN='package metrics
+
+import (
+	"context"
+
+	"github.com/rs/zerolog/log"
+	otypes "github.com/traefik/traefik/v3/pkg/observability/types"
+)
+
+// RegisterInfluxDB2 registers nothing: InfluxDB v2 metrics are not built in.
+func RegisterInfluxDB2(ctx context.Context, _ *otypes.InfluxDB2) Registry {
+	log.Ctx(ctx).Error().Msg("InfluxDB v2 metrics are not built in")
+	return nil
+}
+
+// StopInfluxDB2 has nothing to stop.
+func StopInfluxDB2() {}'
+NOMAD_BUILDER='
+// ProviderBuilder builds the Nomad provider, without options.
+type ProviderBuilder struct{}
+
+// BuildProviders builds the one provider, which refuses to start.
+func (p *ProviderBuilder) BuildProviders() []*Provider { return []*Provider{{}} }'
+
+# provider_standin PACKAGE NAME: a Traefik provider, without options, that refuses to start.
+provider_standin() {
+	printf '// Package %s stands in for the %s provider, which this build leaves out.
+package %s
 
 import (
 	"errors"
@@ -206,14 +299,15 @@ import (
 	"github.com/traefik/traefik/v3/pkg/safe"
 )
 
-// Provider is the ECS provider, without options.
+// Provider is the %s provider, without options.
 type Provider struct{}
 
 // Init refuses to start the provider.
-func (p *Provider) Init() error { return errors.New("the ECS provider is not built in") }
+func (p *Provider) Init() error { return errors.New("the %s provider is not built in") }
 
 // Provide provides nothing.
-func (p *Provider) Provide(chan<- dynamic.Message, *safe.Pool) error { return nil }'
+func (p *Provider) Provide(chan<- dynamic.Message, *safe.Pool) error { return nil }\n' "$1" "$2" "$1" "$2" "$2"
+}
 
 # module_dir MODULE: the folder of the version of MODULE that the scratch module requires,
 # downloaded first (`go get MODULE@VERSION` only fetches go.mod files).
@@ -229,9 +323,19 @@ trim_traefik() {
 	[[ -d $lego && -d $traefik ]] || die "Traefik's or lego's module could not be downloaded"
 	rm -rf lego traefik
 	cp -r "$lego" lego && cp -r "$traefik" traefik && chmod -R u+w lego traefik
-	rm -rf lego/providers/dns/* traefik/pkg/provider/ecs/*
+	rm -rf lego/providers/dns/*
 	printf '%s\n' "$LEGO_DNS_STANDIN" >lego/providers/dns/dns.go
-	printf '%s\n' "$ECS_STANDIN" >traefik/pkg/provider/ecs/ecs.go
+	(
+		cd traefik/pkg
+		rm -rf provider/ecs/* provider/kubernetes/knative/* provider/nomad/*
+		provider_standin ecs "AWS ECS" >provider/ecs/ecs.go
+		provider_standin knative Knative >provider/kubernetes/knative/knative.go
+		{ provider_standin nomad Nomad && printf '%s\n' "$NOMAD_BUILDER"; } >provider/nomad/nomad.go
+		find plugins -type f ! -name types.go -delete
+		printf '%s\n' "$PLUGINS_STANDIN" >plugins/plugins.go
+		rm observability/metrics/influxdb2*.go
+		printf '%s\n' "$INFLUXDB2_STANDIN" >observability/metrics/influxdb2.go
+	)
 	go mod edit -replace github.com/go-acme/lego/v4=./lego -replace github.com/traefik/traefik/v3=./traefik
 }
 
