@@ -18,7 +18,7 @@ const kubeVersion = "1.34.4"
 
 // The chart passes `helm lint --strict` with its defaults and with every feature on.
 func TestHelmLint(t *testing.T) {
-	for _, values := range []string{"", "all-features.yaml", "sentinel.yaml"} {
+	for _, values := range []string{"", "all-features.yaml", "sentinel.yaml", "rollout.yaml"} {
 		t.Run("values="+values, func(t *testing.T) {
 			args := []string{"lint", "--strict", "--kube-version", kubeVersion, chart, "-f", secretsFile(t)}
 			if values != "" {
@@ -92,6 +92,8 @@ func TestHelmValuesSchema(t *testing.T) {
 		{"externalRedis.url=http://redis:6379", "url"},
 		{"redis.persistence.size=big", "size"},
 		{"redis.architecture=cluster", "architecture"},
+		{"rollout.analysis.maxErrorRatio=2", "maxErrorRatio"},
+		{"rollout.steps[0].setWieght=20", "setWieght"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.set, func(t *testing.T) {

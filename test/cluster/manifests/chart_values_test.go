@@ -429,11 +429,11 @@ func TestChartOptionalObjects(t *testing.T) {
 	})
 }
 
-// render renders the chart as release "pp" in namespace "demo" with the given values (YAML;
-// empty for the defaults) and decodes every object strictly.
-func render(t *testing.T, values string) []runtime.Object {
+// render renders the chart as release "pp" in namespace "demo" with the given values (YAML, in
+// order; none or empty for the defaults) and decodes every object strictly.
+func render(t *testing.T, values ...string) []runtime.Object {
 	t.Helper()
-	return decode(t, "helm template", helmTemplate(t, chart, values))
+	return decode(t, "helm template", helmTemplate(t, chart, values...))
 }
 
 // renderNotes renders NOTES.txt, which `helm template` leaves out. A copy of the chart wraps it
@@ -470,12 +470,15 @@ func renderNotes(t *testing.T, values string) string {
 	return cm.Data["NOTES.txt"]
 }
 
-// helmTemplate runs `helm template` on a chart folder with a values file holding values.
-func helmTemplate(t *testing.T, chartDir, values string) []byte {
+// helmTemplate runs `helm template` on a chart folder with a values file for each of values, in
+// order (a later one overrides an earlier one).
+func helmTemplate(t *testing.T, chartDir string, values ...string) []byte {
 	t.Helper()
 	args := []string{"template", "pp", chartDir, "--namespace", "demo", "--kube-version", kubeVersion, "-f", secretsFile(t)}
-	if values != "" {
-		args = append(args, "-f", writeValues(t, values))
+	for _, v := range values {
+		if v != "" {
+			args = append(args, "-f", writeValues(t, v))
+		}
 	}
 	return run(t, "helm", args...)
 }

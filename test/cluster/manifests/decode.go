@@ -22,6 +22,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	serializerjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -51,32 +52,67 @@ func init() {
 // Decode splits a multi-document YAML stream and decodes every document strictly into its
 // typed struct. Empty documents (only comments, or nothing between two `---`) are skipped.
 func Decode(data []byte) ([]runtime.Object, error) {
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	return DecodeWith(data, nil)
+}
+
+// DecodeWith is Decode for streams with custom resources too: a document whose kind one of crds
+// defines is checked against that CRD's schema (CRDs.Check) and returned as
+// *unstructured.Unstructured.
+func DecodeWith(data []byte, crds CRDs) ([]runtime.Object, error) {
+	docs, err := documents(data)
+	if err != nil {
+		return nil, err
+	}
 	var objects []runtime.Object
+	for _, doc := range docs {
+		var custom unstructured.Unstructured
+		if err := custom.UnmarshalJSON(doc.json); err == nil && crds.Knows(custom.GroupVersionKind()) {
+			if err := crds.Check(&custom); err != nil {
+				return nil, fmt.Errorf("document %d: %w", doc.number, err)
+			}
+			objects = append(objects, &custom)
+			continue
+		}
+		obj, gvk, err := codec.Decode(doc.json, nil, nil)
+		if err != nil {
+			// A strict decoding error still returns the object: unknown fields are errors here.
+			if gvk != nil {
+				return nil, fmt.Errorf("document %d (%s): %w", doc.number, gvk.Kind, err)
+			}
+			return nil, fmt.Errorf("document %d: %w", doc.number, err)
+		}
+		objects = append(objects, obj)
+	}
+	return objects, nil
+}
+
+// document is one document of a YAML stream, as JSON, with its number in the stream (from 1).
+type document struct {
+	number int
+	json   []byte
+}
+
+// documents splits a multi-document YAML stream into its documents, with the empty ones left
+// out. A duplicated key is an error.
+func documents(data []byte) ([]document, error) {
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	var docs []document
 	for i := 1; ; i++ {
 		doc, err := reader.Read()
 		if errors.Is(err, io.EOF) {
-			return objects, nil
+			return docs, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading document %d: %w", i, err)
 		}
-		asJSON, err := yaml.YAMLToJSON(doc)
+		asJSON, err := yaml.YAMLToJSONStrict(doc)
 		if err != nil {
 			return nil, fmt.Errorf("document %d: %w", i, err)
 		}
 		if string(bytes.TrimSpace(asJSON)) == "null" {
 			continue
 		}
-		obj, gvk, err := codec.Decode(doc, nil, nil)
-		if err != nil {
-			// A strict decoding error still returns the object: unknown fields are errors here.
-			if gvk != nil {
-				return nil, fmt.Errorf("document %d (%s): %w", i, gvk.Kind, err)
-			}
-			return nil, fmt.Errorf("document %d: %w", i, err)
-		}
-		objects = append(objects, obj)
+		docs = append(docs, document{number: i, json: asJSON})
 	}
 }
 
