@@ -120,7 +120,7 @@ seed_golang() {
 	# sources and flags, so a build with other flags just compiles what it needs.
 	log "compiling the standard library for $name"
 	GOCACHE=$root/root/.cache/go-build GOFLAGS='' GOWORK=off CGO_ENABLED=0 GOOS=linux \
-		nice -n 10 go build -trimpath std
+		go build -trimpath std
 	import "$root" "$name" \
 		'ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
 		'ENV GOPATH=/go' 'ENV GOTOOLCHAIN=local' "ENV GOLANG_VERSION=$(go env GOVERSION | sed 's/^go//')" \
