@@ -15,7 +15,7 @@ E2E_LOCAL   := ./test/layout/... ./test/bench/... ./test/monitoring/... ./test/c
 E2E_DOCKER  := ./test/compose/...
 E2E_CLUSTER := ./test/harness/... ./test/cluster/e2e/...
 
-# A command that waits until what a group of tests needs is up (its argument: docker or cluster)
+# A command that waits until what a group of tests needs is up (its argument: tools, docker or cluster)
 # and prints the variables to export; CI's (.ci/ready) lets the first groups run while its engine
 # and cluster are still being built. Unset, the tests use DOCKER_HOST and KUBECONFIG as they are.
 READY ?=
@@ -77,8 +77,8 @@ test-e2e: test-e2e-lanes test-e2e-cluster-readmes ## Run only the end-to-end tes
 
 # The groups before the cluster's READMEs: one after the other, or with E2E_LANES=2 (as CI runs
 # them) in two lanes: the cluster's Go tests, which take longest, beside the two other groups,
-# which run at a lower priority (nice) and print as they go; the cluster's lane is printed when it
-# ends. Where setsid exists (Linux), that lane runs in a process group of its own, which Ctrl+C
+# which run at a lower priority (nice) and print as they go, the engine's first (in CI the local
+# group waits for the tools, which build meanwhile); the cluster's lane is printed when it ends. Where setsid exists (Linux), that lane runs in a process group of its own, which Ctrl+C
 # stops with the rest; elsewhere it runs on to its end. The cluster's READMEs come last either way:
 # see test-e2e-cluster-go.
 E2E_LANES ?= 1
@@ -86,7 +86,7 @@ ifeq ($(E2E_LANES),2)
 test-e2e-lanes:
 	@log=$$(mktemp) && { $$(command -v setsid) $(MAKE) --no-print-directory test-e2e-cluster-go >$$log 2>&1 & } && cluster=$$! && \
 		trap 'kill -- -$$cluster 2>/dev/null; rm -f $$log; exit 130' INT TERM HUP && \
-		nice -n 10 $(MAKE) --no-print-directory test-e2e-local test-e2e-docker; beside=$$?; \
+		nice -n 10 $(MAKE) --no-print-directory test-e2e-docker test-e2e-local; beside=$$?; \
 		wait $$cluster; status=$$?; echo "=== the cluster's lane, which ran beside (exit $$status)"; \
 		cat $$log; rm -f $$log; test $$beside$$status = 00
 else
@@ -94,7 +94,7 @@ test-e2e-lanes: test-e2e-local test-e2e-docker test-e2e-cluster-go
 endif
 
 test-e2e-local: ## The end-to-end tests that need no engine and no cluster
-	go test -v -count=1 -p 1 -timeout 20m $(E2E_LOCAL)
+	$(call ready,tools) go test -v -count=1 -p 1 -timeout 20m $(E2E_LOCAL)
 
 test-e2e-docker: ## The end-to-end tests on the Docker engine (DOCKER_HOST), and the READMEs without a cluster
 	$(call ready,docker) go test -v -count=1 -p 1 -timeout 30m $(E2E_DOCKER)
