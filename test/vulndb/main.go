@@ -33,16 +33,16 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"time"
+
+	"pingpong/test/gomod"
 )
 
 func main() {
@@ -85,37 +85,20 @@ func fail(err error) {
 // download fetches the module path@version into the module cache, or finds
 // it there, and returns its folder and the time of its version.
 func download(query string) (dir string, versionTime time.Time, err error) {
-	cmd := exec.Command("go", "mod", "download", "-json", query)
-	// Outside any module or workspace: the download adds nothing to a go.mod
-	// or go.sum.
-	cmd.Dir = os.TempDir()
-	cmd.Env = append(os.Environ(), "GOWORK=off")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, runErr := cmd.Output()
-	var result struct{ Dir, Info, Error string }
-	if err := json.Unmarshal(stdout, &result); err != nil {
-		if runErr != nil {
-			return "", time.Time{}, fmt.Errorf("go mod download %s: %v\n%s", query, runErr, stderr.Bytes())
-		}
-		return "", time.Time{}, fmt.Errorf("go mod download %s: %v", query, err)
-	}
-	if result.Error != "" {
-		return "", time.Time{}, fmt.Errorf("go mod download %s: %s", query, result.Error)
-	}
-	if runErr != nil || result.Dir == "" {
-		return "", time.Time{}, fmt.Errorf("go mod download %s: no folder (%v)\n%s", query, runErr, stderr.Bytes())
+	module, err := gomod.Download(query)
+	if err != nil {
+		return "", time.Time{}, err
 	}
 	// The .info file gives the version's time: its commit's, for a pseudo-version.
 	var info struct{ Time time.Time }
-	b, err := os.ReadFile(result.Info)
+	b, err := os.ReadFile(module.Info)
 	if err == nil {
 		err = json.Unmarshal(b, &info)
 	}
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("go mod download %s: %v", query, err)
 	}
-	return result.Dir, info.Time, nil
+	return module.Dir, info.Time, nil
 }
 
 // entry is what the database's indexes take from an OSV entry.

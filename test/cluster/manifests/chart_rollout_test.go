@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -21,7 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"pingpong/test/harness"
+	"pingpong/test/gomod"
 )
 
 // argoRolloutsVersion is the Argo Rollouts release whose CRDs the chart's Rollout and
@@ -330,12 +328,12 @@ func loadCRDs(t *testing.T) (CRDs, error) {
 	}
 	var streams [][]byte
 	for module, names := range files {
-		dir, err := moduleDir(t, module)
+		downloaded, err := gomod.Download(module)
 		if err != nil {
 			return nil, err
 		}
 		for _, name := range names {
-			data, err := os.ReadFile(filepath.Join(dir, name))
+			data, err := os.ReadFile(filepath.Join(downloaded.Dir, name))
 			if err != nil {
 				return nil, err
 			}
@@ -343,17 +341,4 @@ func loadCRDs(t *testing.T) (CRDs, error) {
 		}
 	}
 	return LoadCRDs(streams...)
-}
-
-// moduleDir downloads a Go module (into the module cache, once) and returns its folder.
-func moduleDir(t *testing.T, module string) (string, error) {
-	cmd := exec.Command(harness.Require(t, "go"), "mod", "download", "-json", module)
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
-	out, err := cmd.Output()
-	var info struct{ Dir, Error string }
-	if jsonErr := json.Unmarshal(out, &info); err != nil || jsonErr != nil || info.Dir == "" {
-		return "", fmt.Errorf("go mod download %s: %v %s", module, err, info.Error)
-	}
-	return info.Dir, nil
 }
