@@ -43,7 +43,7 @@ VULNDB_DIR     ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/pingpong/vulndb/$(VULND
 
 .DEFAULT_GOAL := help
 .PHONY: help run run-v1 run-v2 run-v3 test test-stages test-v1 test-v2 test-v3 test-e2e \
-	test-e2e-local test-e2e-docker test-e2e-cluster test-e2e-lanes test-e2e-cluster-go test-e2e-cluster-readmes diff-v2-v3 fuzz tools lint vulncheck image images bench clean
+	test-e2e-local test-e2e-docker test-e2e-docker-go test-e2e-docker-readmes test-e2e-cluster test-e2e-cluster-go test-e2e-cluster-readmes diff-v2-v3 fuzz tools lint vulncheck image images bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -73,38 +73,43 @@ test-v2: ## Test stage 2
 test-v3: ## Test stage 3 (against a real redis-server when one is installed)
 	go test -race -count=1 ./v3_redis_counter/...
 
-test-e2e: test-e2e-lanes test-e2e-cluster-readmes ## Run only the end-to-end tests (Docker, Prometheus, Kubernetes, the READMEs)
-
-# The groups before the cluster's READMEs: one after the other, or with E2E_LANES=2 (as CI runs
-# them) in two lanes: the cluster's Go tests, which take longest, beside the two other groups,
-# which run at a lower priority (nice) and print as they go, the engine's first (in CI the local
-# group waits for the tools, which build meanwhile); the cluster's lane is printed when it ends. Where setsid exists (Linux), that lane runs in a process group of its own, which Ctrl+C
-# stops with the rest; elsewhere it runs on to its end. The cluster's READMEs come last either way:
-# see test-e2e-cluster-go.
+# The end-to-end groups one after the other, or with E2E_LANES=2 (as CI runs them) in two lanes:
+# the cluster's Go tests, which take longest, in one; in the other the engine's group and the
+# local one (in CI it waits for the tools, which build meanwhile), at a lower priority (nice),
+# then the cluster's READMEs, which need the local ports (8080, 9797) that those groups use. The
+# second lane prints as it goes, the cluster's lane when it ends. Where setsid exists (Linux), the
+# cluster's lane runs in a process group of its own, which Ctrl+C stops with the rest; elsewhere
+# it runs on to its end. The two cluster groups share the cluster, in namespaces of their own.
 E2E_LANES ?= 1
 ifeq ($(E2E_LANES),2)
-test-e2e-lanes:
+test-e2e:
 	@log=$$(mktemp) && { $$(command -v setsid) $(MAKE) --no-print-directory test-e2e-cluster-go >$$log 2>&1 & } && cluster=$$! && \
 		trap 'kill -- -$$cluster 2>/dev/null; rm -f $$log; exit 130' INT TERM HUP && \
 		nice -n 10 $(MAKE) --no-print-directory test-e2e-docker test-e2e-local; beside=$$?; \
-		wait $$cluster; status=$$?; echo "=== the cluster's lane, which ran beside (exit $$status)"; \
-		cat $$log; rm -f $$log; test $$beside$$status = 00
+		$(MAKE) --no-print-directory test-e2e-cluster-readmes; readmes=$$?; \
+		wait $$cluster; status=$$?; echo "=== the cluster's Go tests, which ran beside (exit $$status)"; \
+		cat $$log; rm -f $$log; test $$beside$$readmes$$status = 000
 else
-test-e2e-lanes: test-e2e-local test-e2e-docker test-e2e-cluster-go
+test-e2e: test-e2e-local test-e2e-docker test-e2e-cluster ## Run only the end-to-end tests (Docker, Prometheus, Kubernetes, the READMEs)
 endif
 
 test-e2e-local: ## The end-to-end tests that need no engine and no cluster
 	$(call ready,tools) go test -v -count=1 -p 1 -timeout 20m $(E2E_LOCAL)
 
-test-e2e-docker: ## The end-to-end tests on the Docker engine (DOCKER_HOST), and the READMEs without a cluster
+test-e2e-docker: test-e2e-docker-go test-e2e-docker-readmes ## The end-to-end tests on the Docker engine (DOCKER_HOST), and the READMEs without a cluster
+
+# Two targets, so that with make -k a failing Go test does not skip the READMEs.
+test-e2e-docker-go:
 	$(call ready,docker) go test -v -count=1 -p 1 -timeout 30m $(E2E_DOCKER)
+
+test-e2e-docker-readmes:
 	$(call ready,docker) PINGPONG_READMES=no-cluster go test -v -count=1 -timeout 30m ./test/readme/...
 
 test-e2e-cluster: test-e2e-cluster-go test-e2e-cluster-readmes ## The end-to-end tests on the cluster (KUBECONFIG) and the engine, and the READMEs that use it
 
 # Its two parts, which CI runs apart: the Go tests reach the app through the cluster's pod and
 # Service addresses only, so they can run beside the other groups; the READMEs forward the same
-# local ports (8080, 9797) as the READMEs without a cluster use, so they cannot.
+# local ports (8080, 9797) as the READMEs without a cluster use, so they run after those.
 test-e2e-cluster-go:
 	$(call ready,cluster) go test -v -count=1 -p 1 -timeout 45m $(E2E_CLUSTER)
 

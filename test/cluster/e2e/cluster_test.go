@@ -136,9 +136,16 @@ func (c *cluster) k(t *testing.T, args ...string) string {
 // and deletes it when the test ends.
 func (c *cluster) freshNamespace(t *testing.T, name string) {
 	t.Helper()
+	c.emptyNamespace(t, name)
+	c.k(t, "label", "namespace", name, "pod-security.kubernetes.io/enforce=restricted")
+}
+
+// emptyNamespace makes an empty namespace with no Pod Security Standard enforced (for the tests'
+// own pods), and deletes it when the test ends.
+func (c *cluster) emptyNamespace(t *testing.T, name string) {
+	t.Helper()
 	c.deleteNamespace(t, name)
 	c.k(t, "create", "namespace", name)
-	c.k(t, "label", "namespace", name, "pod-security.kubernetes.io/enforce=restricted")
 	t.Cleanup(func() { c.deleteNamespace(t, name) })
 }
 

@@ -24,23 +24,28 @@ import (
 // port (/metrics) is closed to an unlabelled pod and to a pod labelled as Prometheus outside the
 // monitoring namespace, open to one inside it, and a real Prometheus there scrapes every app pod.
 // The control: once the release's policies are deleted, the blocked probes connect, so each
-// probe can tell the difference. Run for k8s/ (monitoring namespace "monitoring", as the
-// manifests name it) and for the chart (networkPolicy.prometheusNamespace set to another).
+// probe can tell the difference. Run for k8s/ (its monitoring namespace "monitoring" renamed in
+// the test's copy) and for the chart (networkPolicy.prometheusNamespace set to another).
 func TestNetworkPolicies(t *testing.T) {
 	c := setup(t)
 	const other = "pingpong-netpol-other"
-	c.deleteNamespace(t, other)
-	c.k(t, "create", "namespace", other)
-	t.Cleanup(func() { c.deleteNamespace(t, other) })
+	c.emptyNamespace(t, other)
 
 	t.Run("k8s", func(t *testing.T) {
-		const ns, monitoring = "pingpong-netpol", "monitoring"
-		// The manifests name the namespace "monitoring": made here unless it is there already.
-		if _, err := command(time.Minute, c.repo, c.kubectl, "get", "namespace", monitoring); err != nil {
-			c.k(t, "create", "namespace", monitoring)
-			t.Cleanup(func() { c.deleteNamespace(t, monitoring) })
-		}
-		c.applyK8s(t, ns, nil)
+		const ns, monitoring = "pingpong-netpol", "pingpong-netpol-k8s-monitoring"
+		c.emptyNamespace(t, monitoring)
+		// The manifests name the namespace "monitoring", where the monitoring README's stack may
+		// run meanwhile: the test's copy names its own, as a learner's copy may (the "test"
+		// operation fails the apply if the manifest no longer says "monitoring" there).
+		c.applyK8s(t, ns, func(k map[string]any) {
+			const path = "/spec/ingress/1/from/0/namespaceSelector/matchLabels/kubernetes.io~1metadata.name"
+			patches, _ := k["patches"].([]any)
+			k["patches"] = append(patches, map[string]any{
+				"target": map[string]any{"kind": "NetworkPolicy", "name": "pingpong"},
+				"patch": `[{"op": "test", "path": "` + path + `", "value": "monitoring"},` +
+					`{"op": "replace", "path": "` + path + `", "value": "` + monitoring + `"}]`,
+			})
+		})
 		c.k(t, "-n", ns, "rollout", "status", "deployment/pingpong", "--timeout=3m")
 		// The manifests' default deny covers every pod of the namespace: a bare one too.
 		c.checkIsolation(t, isolated{ns, "app.kubernetes.io/name=pingpong,app.kubernetes.io/instance=pingpong,app.kubernetes.io/component=app",
@@ -49,9 +54,7 @@ func TestNetworkPolicies(t *testing.T) {
 
 	t.Run("chart", func(t *testing.T) {
 		const ns, release, monitoring = "pingpong-netpol-chart", "np", "pingpong-netpol-monitoring"
-		c.deleteNamespace(t, monitoring)
-		c.k(t, "create", "namespace", monitoring)
-		t.Cleanup(func() { c.deleteNamespace(t, monitoring) })
+		c.emptyNamespace(t, monitoring)
 		c.freshNamespace(t, ns)
 		c.dumpOnFailure(t, ns)
 		t.Cleanup(func() { _, _ = command(2*time.Minute, c.repo, c.helm, "uninstall", release, "-n", ns, "--wait") })
