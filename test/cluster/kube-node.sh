@@ -10,7 +10,7 @@
 # No container image and no release binary can be downloaded where the tests run, so every
 # component is compiled from its source through the Go module proxy (Kubernetes itself, CoreDNS,
 # the local-path volume provisioner, the Traefik Ingress and Gateway controller, metrics-server,
-# kube-router's NetworkPolicy firewall),
+# kube-router's NetworkPolicy firewall, the Argo Rollouts controller and its kubectl plugin),
 # and the rest comes from Debian's packages (etcd, containerd, runc, the CNI plugins, iptables).
 # Helm is not built here: the tests use the `helm` on PATH.
 #
@@ -25,6 +25,7 @@ LOCAL_PATH_VERSION=v0.0.30
 TRAEFIK_VERSION=v3.6.12
 METRICS_SERVER_VERSION=v0.8.0
 KUBE_ROUTER_VERSION=v2.1.0
+ARGO_ROLLOUTS_VERSION=v1.10.1
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${PINGPONG_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pingpong-cluster}
@@ -79,6 +80,8 @@ K8S_ADDONS=(
 	"local-path-provisioner $LOCAL_PATH_VERSION github.com/rancher/local-path-provisioner github.com/rancher/local-path-provisioner"
 	"traefik $TRAEFIK_VERSION github.com/traefik/traefik/v3 github.com/traefik/traefik/v3/cmd/traefik"
 	"coredns $COREDNS_VERSION github.com/coredns/coredns kubernetes-build/coredns"
+	"rollouts-controller $ARGO_ROLLOUTS_VERSION github.com/argoproj/argo-rollouts github.com/argoproj/argo-rollouts/cmd/rollouts-controller"
+	"kubectl-argo-rollouts $ARGO_ROLLOUTS_VERSION github.com/argoproj/argo-rollouts github.com/argoproj/argo-rollouts/cmd/kubectl-argo-rollouts"
 )
 
 # What Traefik's own go.mod replaces and excludes, repeated: only the main module's count.
@@ -87,6 +90,14 @@ TRAEFIK_GOMOD=(
 	-replace github.com/gorilla/mux=github.com/containous/mux@v0.0.0-20250523120546-41b6ec3aed59
 	-replace github.com/mailgun/minheap=github.com/containous/minheap@v0.0.0-20190809180810-6e71eb837595
 	-exclude github.com/tencentcloud/tencentcloud-sdk-go@v3.0.83+incompatible
+)
+
+# What Argo Rollouts' go.mod replaces, repeated (two forks it builds with), and the node's own
+# release of Kubernetes kept: Argo Rollouts names a later patch release.
+ARGO_ROLLOUTS_GOMOD=(
+	-replace "k8s.io/kubernetes=k8s.io/kubernetes@$K8S_VERSION"
+	-replace github.com/go-check/check=github.com/go-check/check@v0.0.0-20180628173108-788fd7840127
+	-replace github.com/go-telegram-bot-api/telegram-bot-api/v5=github.com/OvyFlash/telegram-bot-api/v5@v5.0.0-20240108230938-63e5c59035bf
 )
 
 # CoreDNS (the add-on kubernetes-build/coredns above) with only the plugins that
@@ -136,7 +147,7 @@ build_kubernetes() {
 			for m in $staging; do printf '\t%s => %s v0%s\n' "$m" "$m" "${K8S_VERSION#v1}"; done
 			printf ')\n'
 		} >go.mod
-		go mod edit "${TRAEFIK_GOMOD[@]}"
+		go mod edit "${TRAEFIK_GOMOD[@]}" "${ARGO_ROLLOUTS_GOMOD[@]}"
 		{
 			printf '//go:build tools\n\npackage tools\n\nimport (\n'
 			for c in $cmds; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$c"; done
@@ -170,7 +181,10 @@ build_kubernetes() {
 		for addon in "${K8S_ADDONS[@]}"; do
 			read -r name version module pkg <<<"$addon"
 			ldflags="-s -w"
-			[[ $name != traefik ]] || ldflags+=" -X github.com/traefik/traefik/v3/pkg/version.Version=$version"
+			case $module in
+			github.com/traefik/traefik/v3) ldflags+=" -X $module/pkg/version.Version=$version" ;;
+			github.com/argoproj/argo-rollouts) ldflags+=" -X $module/utils/version.version=${version#v}" ;;
+			esac
 			mkdir -p "$BIN/$name-$version"
 			CGO_ENABLED=0 "${GO_BUILD[@]}" -ldflags "$ldflags" -o "$BIN/$name-$version/$name.tmp" "$pkg"
 			mv "$BIN/$name-$version/$name.tmp" "$BIN/$name-$version/$name"
@@ -309,11 +323,16 @@ func (p *Provider) Init() error { return errors.New("the %s provider is not buil
 func (p *Provider) Provide(chan<- dynamic.Message, *safe.Pool) error { return nil }\n' "$1" "$2" "$1" "$2" "$2"
 }
 
-# module_dir MODULE: the folder of the version of MODULE that the scratch module requires,
-# downloaded first (`go get MODULE@VERSION` only fetches go.mod files).
+# download MODULE VERSION: the folder of that version of MODULE in the module cache, downloaded
+# first.
+download() {
+	retry 3 timeout 600 go mod download -json "$1@$2" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'
+}
+
+# module_dir MODULE: the folder of the version of MODULE that the scratch module requires
+# (`go get MODULE@VERSION` only fetches go.mod files).
 module_dir() {
-	retry 3 timeout 600 go mod download -json "$1@$(go list -m -f '{{.Version}}' "$1")" |
-		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'
+	download "$1" "$(go list -m -f '{{.Version}}' "$1")"
 }
 
 trim_traefik() {
@@ -341,12 +360,16 @@ trim_traefik() {
 
 # The Gateway API CRDs of the release that Traefik is built against, as its binary records it.
 gateway_api_crds() {
-	local version dir
+	local version
 	version=$(go version -m "$BIN/traefik-$TRAEFIK_VERSION/traefik" | awk '$2 == "sigs.k8s.io/gateway-api" { print $3 }')
 	[[ -n $version ]] || die "Traefik's binary names no release of sigs.k8s.io/gateway-api"
-	dir=$(retry 3 timeout 600 go mod download -json "sigs.k8s.io/gateway-api@$version" |
-		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-	echo "$dir/config/crd/standard"
+	echo "$(download sigs.k8s.io/gateway-api "$version")/config/crd/standard"
+}
+
+# Traefik's own CRDs (traefik.io: IngressRoute, TraefikService, Middleware...), from its release:
+# the file its documentation installs.
+traefik_crds() {
+	echo "$(download github.com/traefik/traefik/v3 "$TRAEFIK_VERSION")/docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"
 }
 
 build() {
@@ -367,6 +390,7 @@ ADDON_IMAGES=(
 	"kube-node/coredns:$COREDNS_VERSION=coredns-$COREDNS_VERSION/coredns"
 	"kube-node/local-path-provisioner:$LOCAL_PATH_VERSION=local-path-provisioner-$LOCAL_PATH_VERSION/local-path-provisioner"
 	"kube-node/traefik:$TRAEFIK_VERSION=traefik-$TRAEFIK_VERSION/traefik"
+	"kube-node/argo-rollouts:$ARGO_ROLLOUTS_VERSION=rollouts-controller-$ARGO_ROLLOUTS_VERSION/rollouts-controller"
 )
 
 build_images() {
@@ -621,7 +645,7 @@ kc() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 start_addons() {
 	local local_path=$STATE/local-path
 	mkdir -p "$local_path"
-	kc apply --server-side -f "$(gateway_api_crds)" >/dev/null
+	kc apply --server-side -f "$(gateway_api_crds)" -f "$(traefik_crds)" >/dev/null
 	# The manifests name the add-on images and the volume folder through ${...} placeholders;
 	# envsubst replaces only the ones listed, literally.
 	local f
@@ -634,8 +658,34 @@ start_addons() {
 	done
 	kc -n kube-system rollout status deployment/coredns --timeout=180s >&2
 	kc -n local-path-storage rollout status deployment/local-path-provisioner --timeout=180s >&2
+	install_argo_rollouts
 	kc -n traefik rollout status deployment/traefik --timeout=180s >&2
+	kc -n argo-rollouts rollout status deployment/argo-rollouts --timeout=180s >&2
 	wait_for "the metrics API" 120 kc wait --for=condition=Available apiservice/v1beta1.metrics.k8s.io --timeout=1s
+}
+
+# Argo Rollouts from its release's own manifest (manifests/install.yaml in its module), as its
+# documentation installs it into the namespace argo-rollouts, with two changes: the image built
+# here in place of quay.io's (which is never pulled), and a numeric user for runAsNonRoot (a
+# FROM-scratch image names none).
+install_argo_rollouts() {
+	local dir
+	dir=$(mktemp -d)
+	cp "$(download github.com/argoproj/argo-rollouts "$ARGO_ROLLOUTS_VERSION")/manifests/install.yaml" "$dir/"
+	cat >"$dir/kustomization.yaml" <<-EOF
+	namespace: argo-rollouts
+	resources: [install.yaml]
+	images:
+	  - {name: quay.io/argoproj/argo-rollouts, newName: kube-node/argo-rollouts, newTag: $ARGO_ROLLOUTS_VERSION}
+	patches:
+	  - target: {kind: Deployment, name: argo-rollouts}
+	    patch: |
+	      [{"op": "replace", "path": "/spec/template/spec/containers/0/imagePullPolicy", "value": "Never"},
+	       {"op": "add", "path": "/spec/template/spec/securityContext/runAsUser", "value": 999}]
+	EOF
+	kc create namespace argo-rollouts >/dev/null
+	kc apply --server-side -k "$dir" >/dev/null
+	rm -rf "$dir"
 }
 
 running() {
@@ -646,7 +696,7 @@ running() {
 environment() {
 	cat <<-EOF
 	export KUBECONFIG=$KUBECONFIG_FILE
-	export PATH=$K8S_BIN:\$PATH
+	export PATH=$K8S_BIN:$BIN/kubectl-argo-rollouts-$ARGO_ROLLOUTS_VERSION:\$PATH
 	export PINGPONG_CLUSTER_STATE=$STATE
 	export PINGPONG_TEST_CONTEXT=pingpong-node
 	EOF

@@ -3,6 +3,7 @@ package harness
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -105,6 +106,12 @@ func DriveRecorded(ctx context.Context, addr, path string, conns int, duration, 
 	return drive(ctx, addr, path, driveOptions{record: true, backoff: backoff}, conns, duration)
 }
 
+// DriveRecordedHost is DriveRecorded through a server that routes by name, such as an Ingress
+// controller: the connections go to addr, and the requests name host in their Host header.
+func DriveRecordedHost(ctx context.Context, addr, host, path string, conns int, duration, backoff time.Duration) (LoadResult, error) {
+	return drive(ctx, addr, path, driveOptions{record: true, backoff: backoff, host: host}, conns, duration)
+}
+
 // DriveFixed is Drive for a path that answers the same body every time, such
 // as a server that answers "pong" and counts nothing: a success is a 200
 // with exactly want as its body, and the result holds no Counts.
@@ -112,16 +119,18 @@ func DriveFixed(ctx context.Context, addr, path, want string, conns int, duratio
 	return drive(ctx, addr, path, driveOptions{want: []byte(want)}, conns, duration)
 }
 
-// driveOptions are what tell Drive, DriveFixed and DriveRecorded apart.
+// driveOptions are what tell Drive, DriveFixed, DriveRecorded and DriveRecordedHost apart.
 type driveOptions struct {
 	want    []byte        // the body every answer must hold; nil: a count
 	record  bool          // keep every answer
 	backoff time.Duration // the pause after a failed request
+	host    string        // the Host header; empty: addr
 }
 
 // drive is Drive, DriveFixed or DriveRecorded, as opts say.
 func drive(ctx context.Context, addr, path string, opts driveOptions, conns int, duration time.Duration) (LoadResult, error) {
-	request := []byte("GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\n\r\n")
+	host := cmp.Or(opts.host, addr)
+	request := []byte("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n")
 	clients := make([]*loadConn, conns)
 	for i := range clients {
 		c, err := dialClient(addr, request, opts)

@@ -249,3 +249,32 @@ func TestDriveRecorded(t *testing.T) {
 			o.FirstFailed.Sub(start), o.LastFailed.Sub(start), o.LastOK.Sub(start), outage)
 	}
 }
+
+// TestDriveRecordedHost: the requests name the host given, not the address dialled, as a
+// server that routes by name needs; the control, DriveRecorded, names the address.
+func TestDriveRecordedHost(t *testing.T) {
+	var count atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Host != "app.example" {
+			http.Error(w, "no such host: "+r.Host, http.StatusNotFound)
+			return
+		}
+		fmt.Fprintln(w, count.Add(1))
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	via, err := DriveRecordedHost(context.Background(), addr, "app.example", "/ping", 2, 50*time.Millisecond, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if via.Errors != 0 || len(via.Counts) == 0 {
+		t.Errorf("with Host app.example: %d answered, %d failed (first: %v); want all answered", len(via.Counts), via.Errors, via.FirstErr)
+	}
+	direct, err := DriveRecorded(context.Background(), addr, "/ping", 2, 50*time.Millisecond, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(direct.Counts) != 0 || direct.Errors == 0 {
+		t.Errorf("with Host %s: %d answered, %d failed; want every request refused", addr, len(direct.Counts), direct.Errors)
+	}
+}

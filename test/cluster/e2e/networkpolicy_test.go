@@ -177,27 +177,26 @@ func (c *cluster) probeConnected(t *testing.T, p probePod) bool {
 // Prometheus pods carry it.
 const prometheusLabel = "app.kubernetes.io/name=prometheus"
 
-// prometheusManifest is a Prometheus, in namespace {{.Other}} and labelled as kube-prometheus-stack
-// labels its own, that scrapes {{.Targets}} at {{.Path}}: the pods the annotations announce.
-// The stand-in image's Prometheus is Debian's, built without Kubernetes service discovery, so
-// the test reads the prometheus.io annotations itself, as that discovery would.
+// prometheusManifest is a real Prometheus (the node's prom/prometheus image) in namespace
+// {{.Namespace}}, labelled as kube-prometheus-stack labels its own (the policies admit it by that
+// label), behind the Service prometheus, with one scrape job, pingpong, set by {{.Job}}.
+// The stand-in image's Prometheus is Debian's, built without Kubernetes service discovery: the
+// tests find the pods themselves, as that discovery would.
 const prometheusManifest = `
 apiVersion: v1
 kind: ConfigMap
-metadata: {name: prometheus, namespace: {{.Other}}}
+metadata: {name: prometheus, namespace: {{.Namespace}}}
 data:
   prometheus.yml: |
     global: {scrape_interval: 2s}
     scrape_configs:
-      - job_name: pingpong
-        metrics_path: {{.Path}}
-        static_configs: [{targets: [{{.Targets}}]}]
+      - {job_name: pingpong, {{.Job}}}
 ---
 apiVersion: v1
 kind: Pod
 metadata:
   name: prometheus
-  namespace: {{.Other}}
+  namespace: {{.Namespace}}
   labels: {app.kubernetes.io/name: prometheus}
 spec:
   containers:
@@ -211,7 +210,34 @@ spec:
   volumes:
     - {name: config, configMap: {name: prometheus}}
     - {name: data, emptyDir: {}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: prometheus, namespace: {{.Namespace}}}
+spec:
+  selector: {app.kubernetes.io/name: prometheus}
+  ports: [{port: 9090}]
 `
+
+// startPrometheus runs prometheusManifest in namespace with the scrape job's settings (the entries
+// of a YAML flow mapping), waits until it is ready, and deletes it when the test ends. It returns
+// the pod's address, as the host reaches it.
+func (c *cluster) startPrometheus(t *testing.T, namespace, job string) string {
+	t.Helper()
+	var manifest strings.Builder
+	if err := template.Must(template.New("").Parse(prometheusManifest)).Execute(&manifest,
+		map[string]string{"Namespace": namespace, "Job": job}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "prometheus.yaml")
+	if err := os.WriteFile(file, []byte(manifest.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.k(t, "apply", "-f", file)
+	t.Cleanup(func() { c.k(t, "-n", namespace, "delete", "pod,configmap,service", "prometheus", "--wait=false") })
+	c.k(t, "-n", namespace, "wait", "pod/prometheus", "--for=condition=Ready", "--timeout=2m")
+	return "http://" + c.k(t, "-n", namespace, "get", "pod", "prometheus", "-o", "jsonpath={.status.podIP}") + ":9090"
+}
 
 // checkPrometheusScrapesEveryPod runs a Prometheus in namespace monitoring that scrapes the app's
 // pods in ns where their prometheus.io annotations say, and waits until it scrapes every one
@@ -230,20 +256,8 @@ func (c *cluster) checkPrometheusScrapesEveryPod(t *testing.T, ns, appLabels, mo
 		want[fields[0]+":"+fields[2]] = true
 		path = fields[3]
 	}
-	var manifest strings.Builder
-	if err := template.Must(template.New("").Parse(prometheusManifest)).Execute(&manifest, map[string]string{
-		"Other": monitoring, "Path": path, "Targets": `"` + strings.Join(slices.Sorted(maps.Keys(want)), `", "`) + `"`,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "prometheus.yaml")
-	if err := os.WriteFile(file, []byte(manifest.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c.k(t, "apply", "-f", file)
-	defer c.k(t, "-n", monitoring, "delete", "pod,configmap", "prometheus", "--wait=false")
-	c.k(t, "-n", monitoring, "wait", "pod/prometheus", "--for=condition=Ready", "--timeout=2m")
-	api := "http://" + c.k(t, "-n", monitoring, "get", "pod", "prometheus", "-o", "jsonpath={.status.podIP}") + ":9090"
+	api := c.startPrometheus(t, monitoring, fmt.Sprintf("metrics_path: %s, static_configs: [{targets: [%s]}]",
+		path, `"`+strings.Join(slices.Sorted(maps.Keys(want)), `", "`)+`"`))
 
 	var up map[string]bool
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(2 * time.Second) {

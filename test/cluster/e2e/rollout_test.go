@@ -63,12 +63,20 @@ func TestRolloutsUnderKeepAliveLoad(t *testing.T) {
 // change and goes on a few seconds after it, while the last old pods finish.
 func underLoad(t *testing.T, addr string, change func(t *testing.T)) harness.LoadResult {
 	t.Helper()
+	return underLoadWith(t, func(ctx context.Context) (harness.LoadResult, error) {
+		return harness.DriveRecorded(ctx, addr, "/ping", loadConns, 10*time.Minute, loadBackoff)
+	}, change)
+}
+
+// underLoadWith is underLoad with the load that drive sends until ctx is cancelled.
+func underLoadWith(t *testing.T, drive func(ctx context.Context) (harness.LoadResult, error), change func(t *testing.T)) harness.LoadResult {
+	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	done := make(chan harness.LoadResult, 1)
 	loadErr := make(chan error, 1)
 	go func() {
-		result, err := harness.DriveRecorded(ctx, addr, "/ping", loadConns, 10*time.Minute, loadBackoff)
+		result, err := drive(ctx)
 		loadErr <- err
 		done <- result
 	}()
