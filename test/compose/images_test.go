@@ -58,7 +58,10 @@ func TestImagesForBothArchitectures(t *testing.T) {
 	}
 
 	// The embedded Redis keeps the count; the kernel picks both ports, and the log says which.
-	app := harness.Start(t, []string{"PORT=0", "ADMIN_PORT=0"}, qemu, binaries["linux/arm64"])
+	// Emulated, the program runs many times slower than natively, on a machine that may be busy
+	// building: its Redis commands get 5s (REDIS_TIMEOUT) instead of the 500ms meant for a native
+	// process, or the first ping can time out (seen once: 503 after 0.9s).
+	app := harness.Start(t, []string{"PORT=0", "ADMIN_PORT=0", "REDIS_TIMEOUT=5s"}, qemu, binaries["linux/arm64"])
 	addr, _ := app.WaitListening(t, 30*time.Second)
 	status, body := httpGet(t, "http://"+addr+"/ping")
 	if status != 200 || body != "1\n" {
