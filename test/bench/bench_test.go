@@ -403,3 +403,25 @@ func TestMarkdownShowsTheReplicatedRows(t *testing.T) {
 		}
 	}
 }
+
+// A gap that failed pings account for is no lost count; a number that none accounts for, or one
+// handed out twice, is.
+func TestLostOrRepeated(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		counts []int64
+		after  int64
+		failed int
+		want   bool
+	}{
+		{"exact", []int64{1, 2, 3}, 3, 0, false},
+		{"a gap, one failed ping", []int64{1, 3}, 3, 1, false},
+		{"a gap, no failed ping", []int64{1, 3}, 3, 0, true},
+		{"two gaps, one failed ping", []int64{1, 4}, 4, 1, true},
+		{"a repeat, one failed ping", []int64{1, 2, 2}, 3, 1, true},
+	} {
+		if got := checkExact(tc.counts, 0, tc.after).LostOrRepeated(tc.failed); got != tc.want {
+			t.Errorf("%s: LostOrRepeated = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -33,6 +33,15 @@ func (e Exactness) Exact() bool {
 	return e.Duplicates == 0 && e.OutOfRange == 0 && e.Missing == 0
 }
 
+// LostOrRepeated reports whether a count was repeated or invented, or lost: a number Redis
+// counted that no answer holds and that none of the failed pings accounts for. A ping that
+// failed after its increment reached Redis leaves a gap in the numbers, which is no lost count:
+// the service answers a batch whose WAIT the replica did not acknowledge in time with a 503, and
+// skips its numbers, by design.
+func (e Exactness) LostOrRepeated(failed int) bool {
+	return e.Duplicates > 0 || e.OutOfRange > 0 || e.Missing > int64(failed)
+}
+
 // checkExact compares the counts the pings received with the key's value
 // before and after them: exact means the counts are before+1 .. after, each
 // exactly once. A ping that failed after its INCRBY reached Redis shows as
