@@ -55,7 +55,7 @@ up)
 	"$node" build >&2
 	"$node" up
 	build_app_image
-	"$node" load pingpong:v3 redis:7.4-alpine
+	"$node" load pingpong:v3
 	echo "export DOCKER_HOST=$DOCKER_HOST"
 	log "ready in $((SECONDS - started))s"
 	;;

@@ -10,9 +10,10 @@
 # No container image and no release binary can be downloaded where the tests run, so every
 # component is compiled from its source through the Go module proxy (Kubernetes itself, CoreDNS,
 # the local-path volume provisioner, the Traefik Ingress and Gateway controller, metrics-server,
-# kube-router's NetworkPolicy firewall, the Argo Rollouts controller and its kubectl plugin),
-# and the rest comes from Debian's packages (etcd, containerd, runc, the CNI plugins, iptables).
-# Helm is not built here: the tests use the `helm` on PATH.
+# kube-router's NetworkPolicy firewall, the Argo Rollouts controller and its kubectl plugin,
+# Argo CD's application controller and repo server), and the rest comes from Debian's packages
+# (etcd, containerd, runc, the CNI plugins, iptables, git). Helm is not built here: the tests
+# and the Argo CD image use the `helm` on PATH.
 #
 # The node lives in its own network namespace, joined to the host by a veth pair: its etcd,
 # API server, kubelet, iptables rules and pod bridge cannot collide with anything else on the
@@ -26,6 +27,9 @@ TRAEFIK_VERSION=v3.6.12
 METRICS_SERVER_VERSION=v0.8.0
 KUBE_ROUTER_VERSION=v2.1.0
 ARGO_ROLLOUTS_VERSION=v1.10.1
+ARGOCD_VERSION=v3.6.2
+# Argo CD 3.6's go.mod asks for Go 1.27: the go command downloads that toolchain for its build.
+ARGOCD_GO=go1.27.3
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${PINGPONG_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pingpong-cluster}
@@ -56,6 +60,10 @@ GO_BUILD=(go build -trimpath -gcflags=all=-dwarf=false)
 
 log() { echo "kube-node: $*" >&2; }
 die() { log "$*"; exit 1; }
+
+# with_busybox and with_binary, which make the Argo CD image from this machine's programs.
+# shellcheck source=../standins/rootfs.sh
+source "$HERE/../standins/rootfs.sh"
 
 # retry N CMD...: a module download sometimes hangs without a byte; each try is bounded by the
 # caller's timeout, and a hung one is tried again.
@@ -372,8 +380,81 @@ traefik_crds() {
 	echo "$(download github.com/traefik/traefik/v3 "$TRAEFIK_VERSION")/docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"
 }
 
+# Argo CD Core: its application controller and repo server, without the API server and the UI
+# (the headless mode its documentation describes; Applications are then kubectl's objects). One
+# binary that runs as the one its name says, as the upstream image's `argocd` does; git-ask-pass
+# is the helper the repo server hands git for credentials.
+ARGOCD_MAIN='// Command argocd is Argo CD'"'"'s application controller and repo server, chosen by its name.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	appcontroller "github.com/argoproj/argo-cd/v3/cmd/argocd-application-controller/commands"
+	gitaskpass "github.com/argoproj/argo-cd/v3/cmd/argocd-git-ask-pass/commands"
+	reposerver "github.com/argoproj/argo-cd/v3/cmd/argocd-repo-server/commands"
+	"github.com/argoproj/argo-cd/v3/common"
+)
+
+func main() {
+	name := filepath.Base(os.Args[0])
+	if v := os.Getenv("ARGOCD_BINARY_NAME"); v != "" {
+		name = v
+	}
+	var command *cobra.Command
+	switch name {
+	case common.CommandApplicationController:
+		command = appcontroller.NewCommand()
+	case common.CommandRepoServer:
+		command = reposerver.NewCommand()
+	case common.CommandGitAskPass:
+		command = gitaskpass.NewCommand()
+	default:
+		fmt.Fprintf(os.Stderr, "%s: this build runs only as %s, %s or %s\n", name,
+			common.CommandApplicationController, common.CommandRepoServer, common.CommandGitAskPass)
+		os.Exit(2)
+	}
+	if err := command.Execute(); err != nil {
+		os.Exit(1)
+	}
+}'
+
+# Argo CD is written on Kubernetes 1.37's client libraries and Go 1.27, which the node's module
+# cannot hold beside 1.34's: it builds in a module of its own, with the Go it asks for.
+build_argocd() {
+	local dir=$CACHE/src/argocd-$ARGOCD_VERSION out=$BIN/argocd-$ARGOCD_VERSION started=$SECONDS
+	[[ -x $out/argocd ]] && return 0
+	rm -rf "$dir" && mkdir -p "$dir" "$out"
+	log "building Argo CD $ARGOCD_VERSION (about 8 minutes on 2 cores the first time)"
+	(
+		cd "$dir"
+		export GOTOOLCHAIN=$ARGOCD_GO
+		local argocd=github.com/argoproj/argo-cd/v3 gomod
+		gomod=$(retry 3 timeout 900 go mod download -json "$argocd@$ARGOCD_VERSION" |
+			sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+		printf 'module argocd-build\n\ngo %s\n' "$(sed -n 's/^go //p' "$gomod")" >go.mod
+		# Argo CD's own replaces, repeated (only the main module's count), but for its in-repository
+		# gitops-engine, which is the module published with the same release.
+		# shellcheck disable=SC2046
+		go mod edit $(sed -n '/^replace (/,/^)/s/^[[:space:]]*\([^ /]*[.][^ ]*\) => \([^ ]*\) \(v[^ ]*\)$/-replace=\1=\2@\3/p' "$gomod")
+		printf '%s\n' "$ARGOCD_MAIN" >main.go
+		retry 3 timeout 900 go get "$argocd@$ARGOCD_VERSION" \
+			"github.com/argoproj/argo-cd/gitops-engine/v3@$ARGOCD_VERSION"
+		retry 3 timeout 1200 go mod tidy
+		CGO_ENABLED=0 "${GO_BUILD[@]}" -ldflags "-s -w -X $argocd/common.version=${ARGOCD_VERSION#v}" \
+			-o "$out/argocd.tmp" .
+		mv "$out/argocd.tmp" "$out/argocd"
+	)
+	log "built Argo CD $ARGOCD_VERSION in $((SECONDS - started))s"
+}
+
 build() {
 	build_kubernetes
+	build_argocd
 	# The pause container of every pod: a static program that waits for a signal.
 	if [[ ! -x $BIN/pause/pause ]]; then
 		mkdir -p "$BIN/pause"
@@ -422,6 +503,44 @@ build_images() {
 		rm -rf "$ctx"
 		log "made busybox:1.37 from Debian's busybox-static"
 	fi
+	build_argocd_image
+}
+
+# Argo CD's image as upstream's holds it, from what is here: the binary under the names the
+# manifests run, git with its HTTP transport (Debian's, with its libraries), the Helm that renders
+# charts (Argo CD 3.6 uses Helm 4.3.2, the `helm` the tests use), the shell and cp of the repo
+# server's init container and of its scripts (busybox), and the user argocd (999) with its home.
+ARGOCD_IMAGE=kube-node/argocd:$ARGOCD_VERSION
+build_argocd_image() {
+	docker image inspect "$ARGOCD_IMAGE" >/dev/null 2>&1 && return 0
+	local root name helm
+	helm=$(command -v helm) || die "needs helm (Helm 4) on PATH for the Argo CD image"
+	root=$(mktemp -d)
+	mkdir -p "$root"/{bin,etc/ssl/certs,tmp,usr/bin,usr/local/bin,usr/share/git-core,home/argocd}
+	printf 'root:x:0:0:root:/root:/bin/sh\nargocd:x:999:999:argocd:/home/argocd:/bin/sh\n' >"$root/etc/passwd"
+	printf 'root:x:0:\nargocd:x:999:argocd\n' >"$root/etc/group"
+	chown 999:999 "$root/home/argocd"
+	chmod 1777 "$root/tmp"
+	cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
+	with_busybox "$root"
+	cp "$BIN/argocd-$ARGOCD_VERSION/argocd" "$root/usr/local/bin/"
+	for name in argocd-application-controller argocd-repo-server argocd-git-ask-pass; do
+		ln -s argocd "$root/usr/local/bin/$name"
+	done
+	with_binary "$root" /usr/bin/git
+	cp -a /usr/lib/git-core "$root/usr/lib/"
+	with_binary "$root" /usr/lib/git-core/git-remote-http
+	cp -a /usr/share/git-core/templates "$root/usr/share/git-core/"
+	with_binary "$root" "$helm" /usr/local/bin/helm
+	# The script the repo server runs on every commit it checks out (git verify-commit), from the
+	# release's source.
+	install -m 755 "$(GOTOOLCHAIN=$ARGOCD_GO download github.com/argoproj/argo-cd/v3 "$ARGOCD_VERSION")/hack/git-verify-wrapper.sh" \
+		"$root/usr/local/bin/"
+	tar -C "$root" --numeric-owner -c . | docker import \
+		-c 'ENV PATH=/usr/local/bin:/usr/bin:/bin' -c 'ENV USER=argocd' -c 'USER 999' \
+		-c 'WORKDIR /home/argocd' - "$ARGOCD_IMAGE" >/dev/null
+	rm -rf "$root"
+	log "built image $ARGOCD_IMAGE (helm $("$helm" version --template '{{.Version}}'))"
 }
 
 # load IMAGE...: docker save | ctr import, into the namespace the kubelet's containerd uses.
@@ -659,8 +778,11 @@ start_addons() {
 	kc -n kube-system rollout status deployment/coredns --timeout=180s >&2
 	kc -n local-path-storage rollout status deployment/local-path-provisioner --timeout=180s >&2
 	install_argo_rollouts
+	install_argocd
 	kc -n traefik rollout status deployment/traefik --timeout=180s >&2
 	kc -n argo-rollouts rollout status deployment/argo-rollouts --timeout=180s >&2
+	kc -n argocd rollout status deployment/argocd-repo-server --timeout=180s >&2
+	kc -n argocd rollout status statefulset/argocd-application-controller --timeout=180s >&2
 	wait_for "the metrics API" 120 kc wait --for=condition=Available apiservice/v1beta1.metrics.k8s.io --timeout=1s
 }
 
@@ -685,6 +807,62 @@ install_argo_rollouts() {
 	EOF
 	kc create namespace argo-rollouts >/dev/null
 	kc apply --server-side -k "$dir" >/dev/null
+	rm -rf "$dir"
+}
+
+# Argo CD Core from its release's own manifest (manifests/core-install.yaml in its module: the
+# application controller, the repo server and Redis, without the API server and the UI), into the
+# namespace argocd as its documentation installs it, with these changes: the images built here
+# (never pulled; Redis is the node's redis:7.4-alpine, which cluster.sh loads, in place of 8.10, and
+# runs as a command since that image has no entrypoint script), Redis's password made here
+# instead of by its init container (which runs the `argocd admin` command this build leaves out),
+# no ApplicationSet controller (not built), the repo server without GnuPG (not in the image; it
+# verifies signed commits only when a project asks for it), and the project `default`, which the
+# API server makes when it starts (this build has none).
+install_argocd() {
+	local dir
+	dir=$(mktemp -d)
+	cp "$(GOTOOLCHAIN=$ARGOCD_GO download github.com/argoproj/argo-cd/v3 "$ARGOCD_VERSION")/manifests/core-install.yaml" "$dir/"
+	cat >"$dir/default-project.yaml" <<-EOF
+	apiVersion: argoproj.io/v1alpha1
+	kind: AppProject
+	metadata: {name: default}
+	spec:
+	  sourceRepos: ["*"]
+	  destinations: [{namespace: "*", server: "*"}]
+	  clusterResourceWhitelist: [{group: "*", kind: "*"}]
+	EOF
+	cat >"$dir/kustomization.yaml" <<-EOF
+	namespace: argocd
+	resources: [core-install.yaml]
+	images:
+	  - {name: quay.io/argoproj/argocd, newName: kube-node/argocd, newTag: $ARGOCD_VERSION}
+	  - {name: public.ecr.aws/docker/library/redis, newName: redis, newTag: 7.4-alpine}
+	patches:
+	  - patch: |
+	      \$patch: delete
+	      apiVersion: apps/v1
+	      kind: Deployment
+	      metadata: {name: argocd-applicationset-controller}
+	  - target: {kind: Deployment, name: argocd-redis}
+	    patch: |
+	      [{"op": "remove", "path": "/spec/template/spec/initContainers"},
+	       {"op": "add", "path": "/spec/template/spec/containers/0/command", "value": ["redis-server"]},
+	       {"op": "replace", "path": "/spec/template/spec/containers/0/imagePullPolicy", "value": "Never"}]
+	  - target: {kind: Deployment, name: argocd-repo-server}
+	    patch: |
+	      [{"op": "replace", "path": "/spec/template/spec/containers/0/imagePullPolicy", "value": "Never"},
+	       {"op": "add", "path": "/spec/template/spec/containers/0/env/-",
+	        "value": {"name": "ARGOCD_GPG_ENABLED", "value": "false"}}]
+	  - target: {kind: StatefulSet, name: argocd-application-controller}
+	    patch: |
+	      [{"op": "replace", "path": "/spec/template/spec/containers/0/imagePullPolicy", "value": "Never"}]
+	EOF
+	kc create namespace argocd >/dev/null
+	kc -n argocd create secret generic argocd-redis --from-literal=auth="$(openssl rand -hex 24)" >/dev/null
+	kc apply --server-side -k "$dir" >/dev/null
+	wait_for "the AppProject CRD" 60 kc -n argocd get appprojects
+	kc -n argocd apply -f "$dir/default-project.yaml" >/dev/null
 	rm -rf "$dir"
 }
 
@@ -722,10 +900,11 @@ up() {
 	kubeconfig "$STATE/admin.kubeconfig" admin
 	kubeconfig "$STATE/node.kubeconfig" node
 	start_containerd
-	local images=(busybox:1.37)
+	# busybox for the volume helper and the tests, Redis for Argo CD (both the Docker engine's).
+	local images=(busybox:1.37 redis:7.4-alpine)
 	local entry
 	for entry in "${ADDON_IMAGES[@]}"; do images+=("${entry%%=*}"); done
-	load "${images[@]}"
+	load "${images[@]}" "$ARGOCD_IMAGE"
 	start_control_plane
 	start_node
 	start_addons

@@ -17,12 +17,14 @@ type Module struct {
 	Info string // its .info file: the version, and the time of its commit
 }
 
-// Download fetches query (path@version) into the module cache, or finds it there.
-func Download(query string) (Module, error) {
+// Download fetches query (path@version) into the module cache, or finds it there. env is added to
+// the go command's environment: a module that needs a newer Go than this one is downloaded with
+// GOTOOLCHAIN set to that Go.
+func Download(query string, env ...string) (Module, error) {
 	cmd := exec.Command("go", "mod", "download", "-json", query)
 	// Outside any module or workspace: the download adds nothing to a go.mod or go.sum.
 	cmd.Dir = os.TempDir()
-	cmd.Env = append(os.Environ(), "GOWORK=off")
+	cmd.Env = append(append(os.Environ(), "GOWORK=off"), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, runErr := cmd.Output()

@@ -38,8 +38,12 @@ trap 'rm -rf "$work"' EXIT
 
 log() { echo "standins: $*" >&2; }
 
+# with_busybox and with_binary, which the cluster's node uses too.
+# shellcheck source=rootfs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/rootfs.sh"
+
 # needs_seed NAME RECIPE: true unless NAME exists and was made by the same RECIPE (a function
-# of this script, with the helpers below) and the same Go; then it says it keeps the image.
+# of this script, with the helpers it uses) and the same Go; then it says it keeps the image.
 needs_seed() {
 	local name=$1 recipe=$2 have
 	fingerprint=$({ declare -f "$recipe" skeleton with_busybox with_binary import; go env GOVERSION; } |
@@ -70,29 +74,6 @@ skeleton() {
 	EOF
 	cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
 	cp -r /usr/share/zoneinfo "$root/usr/share/"
-}
-
-# with_busybox DIR: a shell and the usual applets (sh, wget, ls, ...), as an alpine image has.
-with_busybox() {
-	local root=$1 applet
-	cp "$(command -v busybox)" "$root/bin/busybox"
-	for applet in $("$root/bin/busybox" --list); do
-		[[ -e $root/bin/$applet ]] || ln -s busybox "$root/bin/$applet"
-	done
-}
-
-# with_binary DIR PATH [DEST]: a dynamically linked program and the shared libraries it loads.
-with_binary() {
-	local root=$1 bin=$2 dest=${3:-$2} lib
-	mkdir -p "$root$(dirname "$dest")"
-	cp "$bin" "$root$dest"
-	if ldd "$bin" | grep -q 'not found'; then
-		log "missing libraries for $bin:"; ldd "$bin" >&2; exit 1
-	fi
-	for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
-		mkdir -p "$root$(dirname "$lib")"
-		cp -L "$lib" "$root$lib"
-	done
 }
 
 # import DIR NAME CHANGE...: turn a root file system into the image NAME.

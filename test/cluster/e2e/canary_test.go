@@ -84,7 +84,7 @@ func TestArgoRolloutsCanary(t *testing.T) {
 
 	t.Run("a bad version aborted by the analysis: failures within the canary's share, stable pods unrestarted", func(t *testing.T) {
 		stable := r.stableRS(t)
-		podsBefore := c.podsOf(t, ns, stable)
+		podsBefore := c.pods(t, ns, "rollouts-pod-template-hash="+stable)
 		var weights []weightChange
 		var aborted time.Time
 		result := underLoadHost(t, addr, host, func(t *testing.T) {
@@ -137,7 +137,7 @@ func TestArgoRolloutsCanary(t *testing.T) {
 		if now := r.stableRS(t); now != stable {
 			t.Errorf("the stable version changed from %s to %s", stable, now)
 		}
-		if after := c.podsOf(t, ns, stable); !slices.Equal(after, podsBefore) {
+		if after := c.pods(t, ns, "rollouts-pod-template-hash="+stable); !slices.Equal(after, podsBefore) {
 			t.Errorf("the stable pods changed during the abort:\nbefore %v\nafter  %v", podsBefore, after)
 		}
 	})
@@ -197,6 +197,18 @@ func (r rollout) field(t *testing.T, path string) string {
 }
 
 func (r rollout) stableRS(t *testing.T) string { return r.field(t, "{.status.stableRS}") }
+
+// waitField waits up to 2 minutes until a field of the Rollout reads want.
+func (r rollout) waitField(t *testing.T, path, want string) {
+	t.Helper()
+	var got string
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if got = r.field(t, path); got == want {
+			return
+		}
+	}
+	t.Fatalf("%s of the Rollout is %q after 2 minutes, want %q", path, got, want)
+}
 
 // waitPromoted waits until the Rollout is Healthy on a version other than old (any, when old is
 // empty) and returns its pod-template hash.
@@ -341,10 +353,11 @@ func (r rollout) analysisRun(t *testing.T, hash string) analysisResult {
 	return analysisResult{out[0], successful, failed}
 }
 
-// podsOf lists the pods of the version hash, each with its UID and its containers' restarts.
-func (c *cluster) podsOf(t *testing.T, ns, hash string) []string {
+// pods lists the pods of ns that match the label selector (all of them when it is empty), each
+// with its UID and its containers' restarts.
+func (c *cluster) pods(t *testing.T, ns, selector string) []string {
 	t.Helper()
-	pods := strings.Split(strings.TrimSpace(c.k(t, "-n", ns, "get", "pods", "-l", "rollouts-pod-template-hash="+hash, "-o",
+	pods := strings.Split(strings.TrimSpace(c.k(t, "-n", ns, "get", "pods", "-l", selector, "-o",
 		`jsonpath={range .items[*]}{.metadata.name} {.metadata.uid} restarts={.status.containerStatuses[*].restartCount}{"\n"}{end}`)), "\n")
 	slices.Sort(pods)
 	return pods
@@ -362,24 +375,14 @@ func underLoadHost(t *testing.T, addr, host string, change func(t *testing.T)) h
 // service discovery reads them: each pod's metrics address (its prometheus.io annotations) with
 // the labels that Kubernetes discovery and the chart's PodMonitor give it (namespace, pod,
 // rollouts_pod_template_hash). The node's Prometheus is Debian's build, which has no Kubernetes
-// discovery. It listens on the host's address on the node's link, which the pods reach.
+// discovery.
 func (c *cluster) podDiscovery(t *testing.T, ns string) string {
 	t.Helper()
-	probe, err := net.Dial("udp", c.ingress+":80") // no packet is sent: this only picks the route
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := probe.LocalAddr().(*net.UDPAddr).IP.String()
-	probe.Close()
-	listener, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	type group struct {
 		Targets []string          `json:"targets"`
 		Labels  map[string]string `json:"labels"`
 	}
-	server := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return c.serveToPods(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		out, err := command(30*time.Second, c.repo, c.kubectl, "-n", ns, "get", "pods", "-l", "app.kubernetes.io/component=app",
 			"--field-selector=status.phase=Running", "-o", `jsonpath={range .items[*]}{.metadata.name} {.status.podIP} `+
 				`{.metadata.annotations.prometheus\.io/port} {.metadata.labels.rollouts-pod-template-hash}{"\n"}{end}`)
@@ -396,7 +399,24 @@ func (c *cluster) podDiscovery(t *testing.T, ns string) string {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(groups)
-	})}
+	}))
+}
+
+// serveToPods serves handler, for as long as the test runs, on the host's address on the node's
+// link, which the pods reach, and returns its base URL.
+func (c *cluster) serveToPods(t *testing.T, handler http.Handler) string {
+	t.Helper()
+	probe, err := net.Dial("udp", c.ingress+":80") // no packet is sent: this only picks the route
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := probe.LocalAddr().(*net.UDPAddr).IP.String()
+	probe.Close()
+	listener, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := &http.Server{Handler: handler}
 	go func() { _ = server.Serve(listener) }()
 	t.Cleanup(func() { _ = server.Close() })
 	return "http://" + listener.Addr().String() + "/"

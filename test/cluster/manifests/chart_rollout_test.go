@@ -3,7 +3,7 @@ package manifests
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -30,7 +30,7 @@ const argoRolloutsVersion = "v1.10.1"
 // renders (the Rollout, the AnalysisTemplate, Traefik's TraefikService and IngressRoute) passes
 // the checks the API server makes against the CRDs of the releases the workshop installs.
 func TestChartRollout(t *testing.T) {
-	objects := renderCustom(t, rolloutValues(t))
+	objects := renderCustom(t, rolloutValues(t), "autoscaling: {enabled: true}")
 	kinds := kindsOf(t, objects)
 	for _, want := range []string{"Rollout/pp-pingpong", "AnalysisTemplate/pp-pingpong-error-ratio",
 		"TraefikService/pp-pingpong", "IngressRoute/pp-pingpong", "Service/pp-pingpong", "Service/pp-pingpong-canary"} {
@@ -225,10 +225,10 @@ func TestCRDChecksRefuse(t *testing.T) {
 	}
 }
 
-// rolloutValues are the values of stage 8 (testdata/rollout.yaml).
+// rolloutValues are the values of stage 8 (gitops/values.yaml).
 func rolloutValues(t *testing.T) string {
 	t.Helper()
-	data, err := os.ReadFile(repoPath(t, "test", "cluster", "manifests", "testdata", "rollout.yaml"))
+	data, err := os.ReadFile(repoPath(t, "gitops", "values.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,9 +299,9 @@ var crdCache struct {
 	err  error
 }
 
-// customResourceDefinitions loads the CRDs of Argo Rollouts and of Traefik from their Go modules
-// (which ship them), at the releases the workshop installs: Traefik's is the one that the cluster
-// tests' node runs. They are read once for all the tests.
+// customResourceDefinitions loads the CRDs of Argo Rollouts, Traefik and Argo CD from their Go
+// modules (which ship them), at the releases the workshop installs: Traefik's and Argo CD's are
+// the ones that the cluster tests' node runs. They are read once for all the tests.
 func customResourceDefinitions(t *testing.T) CRDs {
 	t.Helper()
 	crdCache.once.Do(func() { crdCache.crds, crdCache.err = loadCRDs(t) })
@@ -316,23 +316,33 @@ func loadCRDs(t *testing.T) (CRDs, error) {
 	if err != nil {
 		return nil, err
 	}
-	traefik := regexp.MustCompile(`(?m)^TRAEFIK_VERSION=(\S+)$`).FindSubmatch(script)
-	if traefik == nil {
-		return nil, errors.New("test/cluster/kube-node.sh names no TRAEFIK_VERSION")
+	node := map[string]string{}
+	for _, name := range []string{"TRAEFIK_VERSION", "ARGOCD_VERSION", "ARGOCD_GO"} {
+		m := regexp.MustCompile(`(?m)^` + name + `=(\S+)$`).FindSubmatch(script)
+		if m == nil {
+			return nil, fmt.Errorf("test/cluster/kube-node.sh names no %s", name)
+		}
+		node[name] = string(m[1])
 	}
-	files := map[string][]string{
-		"github.com/argoproj/argo-rollouts@" + argoRolloutsVersion: {
-			"manifests/crds/rollout-crd.yaml", "manifests/crds/analysis-template-crd.yaml"},
-		"github.com/traefik/traefik/v3@" + string(traefik[1]): {
-			"docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"},
+	modules := []struct {
+		query string
+		env   []string // Argo CD 3.6 is downloaded by the Go it asks for
+		files []string
+	}{
+		{"github.com/argoproj/argo-rollouts@" + argoRolloutsVersion, nil,
+			[]string{"manifests/crds/rollout-crd.yaml", "manifests/crds/analysis-template-crd.yaml"}},
+		{"github.com/traefik/traefik/v3@" + node["TRAEFIK_VERSION"], nil,
+			[]string{"docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"}},
+		{"github.com/argoproj/argo-cd/v3@" + node["ARGOCD_VERSION"], []string{"GOTOOLCHAIN=" + node["ARGOCD_GO"]},
+			[]string{"manifests/crds/application-crd.yaml"}},
 	}
 	var streams [][]byte
-	for module, names := range files {
-		downloaded, err := gomod.Download(module)
+	for _, m := range modules {
+		downloaded, err := gomod.Download(m.query, m.env...)
 		if err != nil {
 			return nil, err
 		}
-		for _, name := range names {
+		for _, name := range m.files {
 			data, err := os.ReadFile(filepath.Join(downloaded.Dir, name))
 			if err != nil {
 				return nil, err

@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,11 +19,13 @@ const kubeVersion = "1.34.4"
 
 // The chart passes `helm lint --strict` with its defaults and with every feature on.
 func TestHelmLint(t *testing.T) {
-	for _, values := range []string{"", "all-features.yaml", "sentinel.yaml", "rollout.yaml"} {
+	testdata := filepath.Join("test", "cluster", "manifests", "testdata")
+	for _, values := range []string{"", filepath.Join(testdata, "all-features.yaml"), filepath.Join(testdata, "sentinel.yaml"),
+		filepath.Join("gitops", "values.yaml")} {
 		t.Run("values="+values, func(t *testing.T) {
 			args := []string{"lint", "--strict", "--kube-version", kubeVersion, chart, "-f", secretsFile(t)}
 			if values != "" {
-				args = append(args, "-f", repoPath(t, "test", "cluster", "manifests", "testdata", values))
+				args = append(args, "-f", repoPath(t, values))
 			}
 			run(t, "helm", args...)
 		})
