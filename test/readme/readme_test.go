@@ -31,6 +31,7 @@ var workshop = []string{
 	"k8s/REDIS-HA.md",
 	"helm/pingpong/README.md",
 	"monitoring/README.md",
+	"gitops/README.md",
 	"TROUBLESHOOTING.md",
 	"bench/README.md",
 	"k8s/CLUSTERS.md#teardown",
