@@ -171,11 +171,18 @@ func TestChartRolloutRefusesHTTPRoute(t *testing.T) {
 // secrets given as Secrets of their own, two renders are the same to the byte, so nothing is
 // ever out of sync by itself. (Without them `helm template` stops: TestChartSecret.)
 func TestChartRendersTheSame(t *testing.T) {
-	secrets := "redis: {auth: {existingSecret: pingpong-redis}}\nadminToken: {existingSecret: pingpong-admin}"
-	first := helmTemplate(t, chart, rolloutValues(t), secrets)
-	second := helmTemplate(t, chart, rolloutValues(t), secrets)
+	// Stage 8's values, which Argo CD renders the chart with: they name the Secrets.
+	first := helmTemplate(t, chart, rolloutValues(t))
+	second := helmTemplate(t, chart, rolloutValues(t))
 	if !bytes.Equal(first, second) {
 		t.Errorf("two renders with the same values differ:\n%s", lineDiff(first, second))
+	}
+	objects, err := DecodeWith(first, customResourceDefinitions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kinds := kindsOf(t, objects); slices.Contains(kinds, "Secret/pp-pingpong") {
+		t.Errorf("stage 8's values render the chart's own Secret: %v", kinds)
 	}
 
 	// The control: a chart that generates a value (as this one would a password, without the
@@ -201,22 +208,29 @@ func TestChartRendersTheSame(t *testing.T) {
 // are refused, with the field named.
 func TestCRDChecksRefuse(t *testing.T) {
 	rendered := helmTemplate(t, chart, rolloutValues(t))
-	crds := customResourceDefinitions(t)
-	if _, err := DecodeWith(rendered, crds); err != nil {
+	if _, err := DecodeWith(rendered, customResourceDefinitions(t)); err != nil {
 		t.Fatalf("the chart's own render: %v", err)
 	}
-	tests := []struct{ old, new, want string }{
+	checkRefusals(t, rendered, []refusal{
 		{"weightedTraefikServiceName:", "weightedTraefikService:", "weightedTraefikService"},
 		{"maxUnavailable: 0\n      # From", "maxUnavailable: [0]\n      # From", "maxUnavailable"},
 		{"- setWeight: 20", "- setWeight: twenty", "setWeight"},
-	}
-	for _, tt := range tests {
+	})
+}
+
+// refusal is a change to a manifest that the CRD checks must refuse, with an error naming want.
+type refusal struct{ old, new, want string }
+
+// checkRefusals makes each change to data, on its own, and checks that DecodeWith refuses it.
+func checkRefusals(t *testing.T, data []byte, changes []refusal) {
+	t.Helper()
+	for _, tt := range changes {
 		t.Run(tt.want, func(t *testing.T) {
-			broken := bytes.Replace(rendered, []byte(tt.old), []byte(tt.new), 1)
-			if bytes.Equal(broken, rendered) {
-				t.Fatalf("%q is not in the render", tt.old)
+			broken := bytes.Replace(data, []byte(tt.old), []byte(tt.new), 1)
+			if bytes.Equal(broken, data) {
+				t.Fatalf("%q is not in the manifest", tt.old)
 			}
-			_, err := DecodeWith(broken, crds)
+			_, err := DecodeWith(broken, customResourceDefinitions(t))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v, want an error naming %s", err, tt.want)
 			}

@@ -1,10 +1,8 @@
 package manifests
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -72,38 +70,9 @@ func TestGitOpsApplicationChecksRefuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tt := range []struct{ old, new, want string }{
+	checkRefusals(t, data, []refusal{
 		{"selfHeal: true", "selfheal: true", "selfheal"},
 		{"prune: true", "prune: [true]", "prune"},
 		{"valueFiles:", "valuesFiles:", "valuesFiles"},
-	} {
-		t.Run(tt.want, func(t *testing.T) {
-			broken := bytes.Replace(data, []byte(tt.old), []byte(tt.new), 1)
-			if bytes.Equal(broken, data) {
-				t.Fatalf("%q is not in gitops/application.yaml", tt.old)
-			}
-			_, err := DecodeWith(broken, customResourceDefinitions(t))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("got %v, want an error naming %s", err, tt.want)
-			}
-			t.Logf("refused: %v", err)
-		})
-	}
-}
-
-// The Application deploys the chart with exactly the values of gitops/values.yaml: the
-// stage's values must be ones the chart accepts (`helm lint --strict`: TestHelmLint) and that
-// keep its secrets out of the render (TestChartRendersTheSame); here, that they name no secret
-// value and run the app as a Rollout.
-func TestGitOpsValues(t *testing.T) {
-	objects := renderCustom(t, rolloutValues(t))
-	kinds := kindsOf(t, objects)
-	for _, absent := range []string{"Secret/pp-pingpong", "Deployment/pp-pingpong", "HorizontalPodAutoscaler/pp-pingpong"} {
-		if slices.Contains(kinds, absent) {
-			t.Errorf("the stage's values render %s", absent)
-		}
-	}
-	if !slices.Contains(kinds, "Rollout/pp-pingpong") {
-		t.Errorf("no Rollout in %v", kinds)
-	}
+	})
 }
