@@ -33,7 +33,7 @@ install_packages() {
 	local -A need=(
 		[etcd]=etcd-server [containerd]=containerd [runc]=runc [iptables]=iptables
 		[conntrack]=conntrack [openssl]=openssl [envsubst]=gettext-base [busybox]=busybox-static
-		[ipset]=ipset
+		[ipset]=ipset [git]=git
 	)
 	local cmd pkgs=()
 	for cmd in "${!need[@]}"; do

@@ -881,7 +881,7 @@ environment() {
 }
 
 up() {
-	for tool in etcd containerd runc ctr iptables ipset conntrack openssl nsenter envsubst docker go; do
+	for tool in etcd containerd runc ctr iptables ipset conntrack openssl nsenter envsubst docker go git; do
 		command -v "$tool" >/dev/null || die "needs $tool on PATH"
 	done
 	[[ -x /usr/lib/cni/bridge ]] || die "needs the CNI plugins in /usr/lib/cni (containernetworking-plugins)"
