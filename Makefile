@@ -127,7 +127,7 @@ diff-v2-v3: ## Show the core step from stage 2 to stage 3: what changes for one 
 	@for f in $(CORE_STEP); do diff -U2 v2_containerized/$$f v3_redis_counter/$$f || true; done
 	@diff -u /dev/null v3_redis_counter/internal/counter/counter.go || true
 
-fuzz: ## Fuzz every parser of outside input for FUZZTIME each (default 10s)
+fuzz: ## Fuzz every parser of outside input for FUZZTIME each (default 10s; CI: 20000x, a number of inputs)
 	go test -run '^$$' -fuzz '^FuzzWantsJSON$$' -fuzztime $(FUZZTIME) ./v2_containerized
 	go test -run '^$$' -fuzz '^FuzzWantsJSON$$' -fuzztime $(FUZZTIME) ./v3_redis_counter
 	go test -run '^$$' -fuzz '^FuzzRedisURL$$' -fuzztime $(FUZZTIME) ./v3_redis_counter
