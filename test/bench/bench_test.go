@@ -368,7 +368,7 @@ func TestMarkdownShowsWhatWentWrong(t *testing.T) {
 		"| 10000.0 µs / 0.0 µs / 0.0 µs |",        // 30 ms of CPU for 3 pings
 		"| 50 | 1,000 | 500 | 2.0× | 333 | 250 |", // 3 pings on 3 ms of Redis, 2 on 4 ms
 		"| no errors, at every level, from the service, the peer or the ceiling | 0 / 0 / 2 | **fail** |",
-		"| 0 lost or duplicated counts, at every level, from the service or the peer | 1 / 0 of 1 levels inexact | **fail** |",
+		"| 0 lost or duplicated counts, at every level, from the service or the peer | 1 / 0 of 1 levels with a count lost or repeated | **fail** |",
 		"Image `pingpong:v3`: n/a: DOCKER_HOST is not set.",
 		"**Other programs were using the machine**",
 		"up to 1.00 cores taken by others",
@@ -377,6 +377,41 @@ func TestMarkdownShowsWhatWentWrong(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("the report lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+// TestMarkdownTellsAGapFromALostCount renders a level where a ping failed after its increment
+// reached Redis (a number skipped: no answer holds it, the failed ping accounts for it) and one
+// where a number is missing with no failed ping to account for it: the first is no lost count,
+// the second is.
+func TestMarkdownTellsAGapFromALostCount(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		errors int
+		want   []string
+	}{
+		{"a failed ping accounts for the gap", 1, []string{
+			"| 1 | 2, all distinct; 1 skipped by failed pings |",
+			"| 0 lost or duplicated counts, at every level, from the service or the peer | 0 / 0 of 1 levels with a count lost or repeated | pass |",
+		}},
+		{"no failed ping accounts for it", 0, []string{
+			"| 0 | **1 missing, 0 duplicated, 0 out of range** |",
+			"| 0 lost or duplicated counts, at every level, from the service or the peer | 1 / 0 of 1 levels with a count lost or repeated | **fail** |",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Redis counted 3; the pings that succeeded hold 11 and 13.
+			service := madeUpRun(2, time.Millisecond, time.Millisecond, tc.errors, true)
+			service.Load.Counts = []int64{11, 13}
+			service.Exact = checkExact(service.Load.Counts, 10, 13)
+			level := Level{Conns: 50, Service: service, Peer: madeUpRun(2, time.Millisecond, time.Millisecond, 0, true)}
+			md := Report{Machine: Machine{CPUs: 2}, Levels: []Level{level}}.Markdown("chart.png")
+			for _, want := range tc.want {
+				if !strings.Contains(md, want) {
+					t.Errorf("the report lacks %q:\n%s", want, md)
+				}
+			}
+		})
 	}
 }
 
