@@ -147,7 +147,7 @@ type probePod struct{ namespace, name string }
 // probeScript is what a probe runs, given the target's host and port and what it should see,
 // "connected" or "blocked". A firewall learns of a new pod a moment after the pod starts (on CI's
 // node kube-router programs it in a full sync, seconds later when the machine is busy), and until
-// then the pod's own egress is open: so a probe that should be blocked tries once a second until
+// then its traffic passes: so a probe that should be blocked tries once a second until
 // five tries in a row are refused, and prints "blocked" and how many tries connected before; one
 // that should connect prints "connected" at its first connection. Either prints the other answer
 // if a minute passes first.
