@@ -75,20 +75,23 @@ test-v3: ## Test stage 3 (against a real redis-server when one is installed)
 
 # The end-to-end groups one after the other, or with E2E_LANES=2 (as CI runs them) in two lanes:
 # the cluster's Go tests, which take longest, in one; in the other the engine's group and the
-# local one (in CI it waits for the tools, which build meanwhile), at a lower priority (nice),
-# then the cluster's READMEs, which need the local ports (8080, 9797) that those groups use. The
-# second lane prints as it goes, the cluster's lane when it ends. Where setsid exists (Linux), the
+# local one (in CI it waits for the tools, which build meanwhile), at a lower priority (nice).
+# The cluster's READMEs come last, once both lanes are done: they need the local ports (8080,
+# 9797) that the second lane uses, and they edit what a learner edits (k8s/REDIS-HA.md switches
+# k8s/kustomization.yaml to Redis HA for a while), which the cluster's Go tests read. The second
+# lane prints as it goes, the cluster's lane when it ends. Where setsid exists (Linux), the
 # cluster's lane runs in a process group of its own, which Ctrl+C stops with the rest; elsewhere
-# it runs on to its end. The two cluster groups share the cluster, in namespaces of their own.
+# it runs on to its end.
 E2E_LANES ?= 1
 ifeq ($(E2E_LANES),2)
 test-e2e:
 	@log=$$(mktemp) && { $$(command -v setsid) $(MAKE) --no-print-directory test-e2e-cluster-go >$$log 2>&1 & } && cluster=$$! && \
 		trap 'kill -- -$$cluster 2>/dev/null; rm -f $$log; exit 130' INT TERM HUP && \
 		nice -n 10 $(MAKE) --no-print-directory test-e2e-docker test-e2e-local; beside=$$?; \
-		$(MAKE) --no-print-directory test-e2e-cluster-readmes; readmes=$$?; \
 		wait $$cluster; status=$$?; echo "=== the cluster's Go tests, which ran beside (exit $$status)"; \
-		cat $$log; rm -f $$log; test $$beside$$readmes$$status = 000
+		cat $$log; rm -f $$log; \
+		$(MAKE) --no-print-directory test-e2e-cluster-readmes; readmes=$$?; \
+		test $$beside$$readmes$$status = 000
 else
 test-e2e: test-e2e-local test-e2e-docker test-e2e-cluster ## Run only the end-to-end tests (Docker, Prometheus, Kubernetes, the READMEs)
 endif
@@ -109,7 +112,8 @@ test-e2e-cluster: test-e2e-cluster-go test-e2e-cluster-readmes ## The end-to-end
 
 # Its two parts, which CI runs apart: the Go tests reach the app through the cluster's pod and
 # Service addresses only, so they can run beside the other groups; the READMEs forward the same
-# local ports (8080, 9797) as the READMEs without a cluster use, so they run after those.
+# local ports (8080, 9797) as the READMEs without a cluster use, and change files that the Go
+# tests read, so they run after both.
 test-e2e-cluster-go:
 	$(call ready,cluster) go test -v -count=1 -p 1 -timeout 45m $(E2E_CLUSTER)
 
